@@ -1,0 +1,1 @@
+"""Background jobs: queues, locks, run entry points and the schedule clock."""

@@ -1,0 +1,66 @@
+"""The portal's app factory: config → extensions → blueprints → CLI. No work at import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the Flask app; `config` overrides settings read from the environment."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "PORTAL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")
+    )
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=None,
+    )
+    from portal.config import load_config
+
+    app.config.update(load_config(app.instance_path))
+    if config:
+        app.config.update(config)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import db
+    from portal.crypto import init_app as init_crypto
+    from portal.extensions import csrf, login_manager
+    from portal.web import htmx
+    from portal.web.templating import init_app as init_templating
+
+    db.init_app(app)
+    init_crypto(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    htmx.init_app(app)
+    init_templating(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.auth.views import bp as auth_bp
+    from portal.connectors.views import bp as connectors_bp
+    from portal.health import bp as health_bp
+    from portal.web.assets import bp as assets_bp
+
+    for blueprint in (assets_bp, health_bp, auth_bp, connectors_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_cli(app: Flask) -> None:
+    from jobs.cli import jobs_cli
+    from portal.cli import accounts_cli, db_cli, demo_cli, secrets_cli
+
+    for group in (db_cli, accounts_cli, jobs_cli, secrets_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,63 @@
+"""Settings from the environment, read inside create_app (never at import time)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _instance_secret(instance_path: Path, filename: str, factory) -> str:
+    """Read a secret kept in the instance folder, creating it on first use."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = factory()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+def load_config(instance_path: str) -> dict:
+    """The portal's configuration from environment variables with embedded defaults."""
+    folder = Path(instance_path)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'portal.sqlite3'}"
+    # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants psycopg 3 explicitly.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY")
+        or _instance_secret(folder, "flask_secret_key", lambda: secrets.token_hex(32)),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "PORTAL_SECRET_KEY": os.environ.get("PORTAL_SECRET_KEY") or None,
+        "PORTAL_SECRET_KEY_FILE": os.environ.get("PORTAL_SECRET_KEY_FILE")
+        or str(folder / "portal_secret.key"),
+        "KINTONE_BASE_URL_TEMPLATE": os.environ.get(
+            "KINTONE_BASE_URL_TEMPLATE", "https://{subdomain}.cybozu.com"
+        ),
+        # Demo and tests point the connector at the local sandboxes over http.
+        "HAIHAI_ALLOW_LOCAL_URLS": _flag("HAIHAI_ALLOW_LOCAL_URLS", False),
+        "PORTAL_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "IDLE_TIMEOUT_MINUTES": int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30")),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "ASSETS_FOLDER": os.environ.get(
+            "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
+        ),
+        "RQ_QUEUES": ["default"],
+    }

@@ -1,0 +1,7 @@
+"""SQLModel tables, one module per area. Importing this package registers every table."""
+
+from portal.models.accounts import Account
+from portal.models.common import new_ulid, utcnow
+from portal.models.connectors import Connector
+
+__all__ = ["Account", "Connector", "new_ulid", "utcnow"]

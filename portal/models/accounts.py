@@ -1,0 +1,38 @@
+"""Portal accounts: one per 配配メールコネクタ ID."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_login import UserMixin
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from portal.models.common import UTCDateTime, utcnow
+
+
+class Account(UserMixin, SQLModel, table=True):
+    """A customer account signing in with its connector ID and password."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: str = Field(index=True, unique=True, max_length=64)
+    email: str = Field(max_length=254)
+    password_hash: str = Field(max_length=255)
+    previous_password_hash: str | None = Field(default=None, max_length=255)
+    must_change_password: bool = Field(default=True)
+    disabled: bool = Field(default=False)
+    failed_logins: int = Field(default=0)
+    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    timezone: str = Field(default="Asia/Tokyo", max_length=64)
+    # Changes whenever the password changes, so existing sessions of the old password end.
+    session_version: int = Field(default=1)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    last_login_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+    def get_id(self) -> str:
+        """Session identity: account id plus session version (a password change logs others out)."""
+        return f"{self.id}:{self.session_version}"

@@ -1,0 +1,1 @@
+"""Web helpers shared by the blueprints."""
