@@ -12,7 +12,7 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 
 
 @db_cli.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Apply migrations to the database named by DATABASE_URL (default: SQLite in instance/)."""
     migrate.upgrade(current_app.config["DATABASE_URL"], revision)
