@@ -1,5 +1,163 @@
-"""`flask demo …`: the demo account and sample data."""
+"""`flask demo run`: the whole portal with sandboxes and sample data, as one foreground command."""
 
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import requests
+from flask import current_app
 from flask.cli import AppGroup
 
-demo_cli = AppGroup("demo", help="Demo set-up.")
+demo_cli = AppGroup("demo", help="Demo set-up: sandboxes, sample data and every portal process.")
+
+DEMO_CONNECTOR_ID = "demo"
+DEMO_EMAIL = "demo@example.com"
+
+
+def _wait_until_up(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise click.ClickException(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _spawn(name: str, args: list[str], env: dict) -> subprocess.Popen:
+    click.echo(f"  starting {name}: {' '.join(args)}")
+    # A new process group per child lets Ctrl-C reach each of them exactly once, from us.
+    return subprocess.Popen(args, env=env, start_new_session=True)
+
+
+def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
+    for _name, process in reversed(processes):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for _name, process in processes:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _ensure_demo_account(instance: Path) -> str:
+    """Create the demo account if missing; return the line telling how to sign in."""
+    from sqlmodel import select
+
+    from portal.accounts_service import create_account
+    from portal.db import session_scope
+    from portal.models import Account
+
+    password_file = instance / "demo_initial_password.txt"
+    with session_scope() as session:
+        account = session.exec(
+            select(Account).where(Account.connector_id == DEMO_CONNECTOR_ID)
+        ).first()
+        if account is None:
+            account, password = create_account(session, DEMO_CONNECTOR_ID, DEMO_EMAIL)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+        if account.must_change_password and password_file.exists():
+            return f"initial password: {password_file.read_text().strip()}"
+        return "password: (already changed by you; reset with `flask --app wsgi accounts reset-password demo`)"
+
+
+def _ensure_demo_connector(kintone_template: str, haihai_url: str, seeds: dict) -> None:
+    from sqlmodel import select
+
+    from portal.db import session_scope
+    from portal.demo_fixtures import configure_demo_connector
+    from portal.models import Account, Connector
+
+    with session_scope() as session:
+        account = session.exec(
+            select(Account).where(Account.connector_id == DEMO_CONNECTOR_ID)
+        ).one()
+        has_connector = session.exec(
+            select(Connector).where(Connector.account_id == account.id)
+        ).first()
+        if has_connector is None:
+            configure_demo_connector(session, account.id, kintone_template, haihai_url, seeds)
+
+
+@demo_cli.command("run")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
+@click.option("--kintone-port", type=int, default=8101)
+@click.option("--haihai-port", type=int, default=8102)
+def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
+    """Start sandboxes, web, worker and scheduler in the foreground; Ctrl-C stops everything."""
+    from jobs.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+    from portal import migrate
+    from portal.demo_fixtures import seed_sandboxes
+
+    app = current_app._get_current_object()
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    embedded_redis = not os.environ.get("REDIS_URL")
+    redis_url = os.environ.get("REDIS_URL") or ensure_embedded_redis(str(instance))
+
+    migrate.upgrade(app.config["DATABASE_URL"])
+    login_line = _ensure_demo_account(instance)
+
+    kintone_url = f"http://127.0.0.1:{kintone_port}"
+    haihai_url = f"http://127.0.0.1:{haihai_port}"
+    kintone_template = kintone_url + "/{subdomain}"
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        DATABASE_URL=app.config["DATABASE_URL"],
+        PORTAL_INSTANCE_PATH=str(instance),
+        KINTONE_BASE_URL_TEMPLATE=kintone_template,
+        HAIHAI_ALLOW_LOCAL_URLS="1",
+        # The demo is served over plain http on loopback; production keeps secure cookies.
+        SESSION_COOKIE_SECURE="0",
+    )
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    processes: list[tuple[str, subprocess.Popen]] = []
+    click.echo("配配メールコネクタ demo")
+    try:
+        for name, service, service_port in (
+            ("kintone sandbox", "kintone", kintone_port),
+            ("配配メール sandbox", "haihai", haihai_port),
+        ):
+            args = [sys.executable, "-m", "sandbox", service, "--port", str(service_port), "--quiet"]
+            processes.append((name, _spawn(name, args, env)))
+        _wait_until_up(kintone_url + "/_sandbox/stats")
+        _wait_until_up(haihai_url + "/_sandbox/stats")
+        seeds = seed_sandboxes(kintone_url, haihai_url)
+        _ensure_demo_connector(kintone_template, haihai_url, seeds)
+
+        web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+        web += ["--threads", "4", "--access-logfile", "-", "wsgi:app"]
+        processes.append(("web", _spawn("web", web, env)))
+        processes.append(("worker", _spawn("worker", [*flask, "jobs", "worker"], env)))
+        processes.append(("scheduler", _spawn("scheduler", [*flask, "jobs", "scheduler"], env)))
+        _wait_until_up(f"http://127.0.0.1:{port}/login")
+
+        click.echo("")
+        click.echo(f"  portal:   http://127.0.0.1:{port}/")
+        click.echo(f"  login:    {DEMO_CONNECTOR_ID}")
+        click.echo(f"  {login_line}")
+        click.echo(f"  kintone sandbox: {kintone_url}   配配メール sandbox: {haihai_url}/")
+        click.echo("  Ctrl-C stops everything.")
+        while True:
+            for name, process in processes:
+                if process.poll() is not None:
+                    raise click.ClickException(f"{name} stopped (exit code {process.returncode})")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        click.echo("\nstopping…")
+    finally:
+        _stop(processes)
+        if embedded_redis:
+            stop_embedded_redis(str(instance))
