@@ -1,5 +1,96 @@
 """`flask jobs worker` and `flask jobs scheduler`."""
 
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import click
+from flask import current_app
 from flask.cli import AppGroup
+from rq import Worker
 
 jobs_cli = AppGroup("jobs", help="Background worker and scheduler.")
+
+# Idle workers wake at least every WORKER_TTL - 15 s, busy ones every JOB_MONITORING_INTERVAL s;
+# each wake-up refreshes the heartbeat /healthz reads.
+WORKER_TTL = 30
+JOB_MONITORING_INTERVAL = 10
+
+
+class PortalWorker(Worker):
+    """An RQ worker that keeps a heartbeat for /healthz and gives each work horse its own DB pool."""
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        """RQ's heartbeat plus the portal's newest-worker record."""
+        super().heartbeat(timeout, pipeline)
+        from jobs.queues import record_worker_heartbeat
+
+        record_worker_heartbeat(self.connection, self.name)
+
+    def main_work_horse(self, job, queue):
+        """Entry of the forked work horse: drop the parent's pooled DB connections first."""
+        from portal.db import dispose_engine
+
+        # Sharing a socket (or a SQLite handle) with the parent after fork corrupts both sides.
+        dispose_engine(current_app)
+        super().main_work_horse(job, queue)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--name", default=None, help="Worker name (default: host-pid).")
+@click.option("--queue", "queues", multiple=True, help="Queue to listen on (repeatable).")
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    help="Also run RQ's built-in scheduler for delayed jobs.",
+)
+@click.option("--max-jobs", type=int, default=None, help="Stop after this many jobs.")
+def worker(
+    burst: bool,
+    name: str | None,
+    queues: tuple[str, ...],
+    with_scheduler: bool,
+    max_jobs: int | None,
+) -> None:
+    """Run an RQ worker with the app context pushed."""
+    from jobs.queues import get_redis, queue_names
+    from jobs.runs import on_work_horse_killed
+    from portal.db import dispose_engine
+
+    _configure_logging()
+    app = current_app._get_current_object()
+    # The CLI may have touched the database before forking work horses; start clean.
+    dispose_engine(app)
+    rq_worker = PortalWorker(
+        list(queues) or queue_names(app),
+        connection=get_redis(app),
+        name=name or f"{socket.gethostname()}-{os.getpid()}",
+        worker_ttl=WORKER_TTL,
+        job_monitoring_interval=JOB_MONITORING_INTERVAL,
+        work_horse_killed_handler=on_work_horse_killed,
+    )
+    rq_worker.work(
+        burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO"
+    )
+
+
+@jobs_cli.command("scheduler")
+@click.option("--interval", type=float, default=5.0, show_default=True, help="Polling seconds.")
+@click.option("--burst", is_flag=True, help="One pass, then exit.")
+def scheduler(interval: float, burst: bool) -> None:
+    """Run the clock: every minute it enqueues jobs.schedule.dispatch_due."""
+    from jobs.clock import run_clock
+    from jobs.queues import get_redis
+
+    _configure_logging()
+    run_clock(get_redis(current_app._get_current_object()), interval=interval, burst=burst)

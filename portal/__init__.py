@@ -52,9 +52,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.connectors.views import bp as connectors_bp
     from portal.health import bp as health_bp
+    from portal.runs.views import bp as runs_bp
     from portal.web.assets import bp as assets_bp
 
-    for blueprint in (assets_bp, health_bp, auth_bp, connectors_bp):
+    for blueprint in (assets_bp, health_bp, auth_bp, connectors_bp, runs_bp):
         app.register_blueprint(blueprint)
 
 

@@ -1,0 +1,92 @@
+"""Login-failure counters kept in the database, so every web process sees the same numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from portal.models.accounts import LoginThrottle
+from portal.models.common import UTCDateTime
+
+_table = LoginThrottle.__table__
+KEY_MAX_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class ThrottleRule:
+    """`max_failures` failures within `window` lock the key for `lock`."""
+
+    max_failures: int
+    window: dt.timedelta
+    lock: dt.timedelta
+
+
+def id_key(connector_id: str) -> str:
+    """The counter key of a typed connector ID (existing or not)."""
+    return ("id:" + connector_id.strip())[:KEY_MAX_LENGTH]
+
+
+def address_key(address: str | None) -> str:
+    """The counter key of a client address."""
+    return ("addr:" + (address or "unknown"))[:KEY_MAX_LENGTH]
+
+
+def active_lock(session: Session, key: str, now: dt.datetime) -> dt.datetime | None:
+    """The end of `key`'s lock when it is locked at `now`, else None."""
+    until = session.execute(select(_table.c.locked_until).where(_table.c.key == key)).scalar()
+    return until if until is not None and until > now else None
+
+
+def record_failure(
+    session: Session, key: str, rule: ThrottleRule, now: dt.datetime
+) -> dt.datetime | None:
+    """Count one failure of `key`; return the lock end when this failure locks it."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    now_value = literal(now, UTCDateTime())
+    session.execute(
+        insert(_table)
+        .values(key=key, failures=0, window_started_at=now, locked_until=None)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    # One UPDATE, evaluated against the row's current values under the row lock, so
+    # concurrent failures from several processes are all counted.
+    expired = _table.c.window_started_at < now - rule.window
+    session.execute(
+        update(_table)
+        .where(_table.c.key == key)
+        .values(
+            failures=case((expired, 1), else_=_table.c.failures + 1),
+            window_started_at=case((expired, now_value), else_=_table.c.window_started_at),
+        )
+    )
+    failures = session.execute(select(_table.c.failures).where(_table.c.key == key)).scalar_one()
+    if failures < rule.max_failures:
+        return None
+    until = now + rule.lock
+    # The count starts afresh once the lock is set: after it ends there are new attempts.
+    session.execute(
+        update(_table)
+        .where(_table.c.key == key)
+        .values(failures=0, window_started_at=now, locked_until=until)
+    )
+    return until
+
+
+def clear(session: Session, key: str) -> None:
+    """Forget the failures and any lock of `key` (after a success or an operator reset)."""
+    session.execute(delete(_table).where(_table.c.key == key))
+
+
+def prune(session: Session, now: dt.datetime, older_than: dt.timedelta) -> None:
+    """Drop counters idle for longer than `older_than` whose lock (if any) has ended."""
+    session.execute(
+        delete(_table).where(
+            _table.c.window_started_at < now - older_than,
+            or_(_table.c.locked_until.is_(None), _table.c.locked_until < now),
+        )
+    )

@@ -1,0 +1,97 @@
+"""Runs (one row per execution of a connector process, its タスクID) and timed-run schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from portal.models.common import UTCDateTime, new_ulid, utcnow
+
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+STATUS_LABELS = {QUEUED: "待機中", RUNNING: "処理中", SUCCEEDED: "成功", FAILED: "エラー"}
+UNFINISHED = (QUEUED, RUNNING)
+
+MANUAL = "manual"
+SCHEDULE = "schedule"
+PLUGIN = "plugin"
+TRIGGERS = (MANUAL, SCHEDULE, PLUGIN)
+
+
+class Schedule(SQLModel, table=True):
+    """When one process of a connector runs by itself (a ScheduleSpec stored as JSON).
+
+    Rows are disabled rather than deleted so their ids, which scheduled runs refer to, stay stable.
+    """
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        UniqueConstraint("connector_id", "process_key", name="uq_schedules_connector_process"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector_id: str = Field(foreign_key="connectors.id", index=True, max_length=26)
+    process_key: str = Field(max_length=32)
+    spec: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    enabled: bool = Field(default=True)
+    # Slots before this moment never run: saving a schedule does not fire a time already past.
+    effective_from: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Run(SQLModel, table=True):
+    """One execution of a connector process; its id is the タスクID shown to users."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        # A timed slot runs at most once, however many ticks see it.
+        UniqueConstraint("schedule_id", "scheduled_slot", name="uq_runs_schedule_slot"),
+        Index("ix_runs_connector_id_created_at", "connector_id", "created_at"),
+        Index("ix_runs_status_heartbeat_at", "status", "heartbeat_at"),
+    )
+
+    id: str = Field(default_factory=new_ulid, primary_key=True, max_length=26)
+    connector_id: str = Field(foreign_key="connectors.id", max_length=26)
+    process_key: str = Field(max_length=32)
+    process_number: int | None = Field(default=None)  # 顧客情報連携 1–10
+    trigger: str = Field(default=MANUAL, max_length=16)
+    status: str = Field(default=QUEUED, max_length=16)
+    processed: int = Field(default=0)
+    total: int = Field(default=0)
+    progress: float = Field(default=0.0)  # 0.0–1.0
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    started_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    heartbeat_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    message_detail: str | None = Field(default=None, sa_column=Column(Text))
+    error_detail: str | None = Field(default=None, sa_column=Column(Text))
+    # Machine-readable reason of an エラー (busy, daily_limit, worker_lost, failed, unexpected …).
+    error_code: str | None = Field(default=None, max_length=32)
+    schedule_id: int | None = Field(default=None, foreign_key="schedules.id")
+    scheduled_slot: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    worker_name: str | None = Field(default=None, max_length=128)
+
+    @property
+    def status_label(self) -> str:
+        """待機中 / 処理中 / 成功 / エラー."""
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def finished(self) -> bool:
+        """True once the run ended in 成功 or エラー."""
+        return self.status not in UNFINISHED

@@ -1,0 +1,407 @@
+"""Run and schedule services: create runs (commit, then enqueue), state transitions, the
+10-runs-a-day rule, schedules of a connector, and the 連携ログ query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+
+from portal.models import Account, Connector, Run, Schedule
+from portal.models.common import utcnow
+from portal.models.runs import FAILED, MANUAL, QUEUED, RUNNING, SCHEDULE, SUCCEEDED, TRIGGERS
+from portal.runs import messages
+from portal.runs.context import RunFailed
+from portal.runs.registry import UnknownProcess, get_process, is_known
+from portal.syncs.config import ScheduleSpec
+
+log = logging.getLogger(__name__)
+
+RUN_SYNC = "jobs.runs.run_sync"
+# Error codes of runs that never reached their handler; they do not count towards daily limits.
+NOT_COUNTED_CODES = ("busy", "daily_limit", "not_started", "enqueue_failed", "not_available")
+
+
+def job_id_for(run_id: str) -> str:
+    """The RQ job id carrying run `run_id` (one job per run)."""
+    return f"run-{run_id}"
+
+
+def connector_timezone(session: Session, connector_id: str, default: str = "Asia/Tokyo") -> str:
+    """The time zone of the account owning `connector_id`."""
+    timezone = session.exec(
+        select(Account.timezone)
+        .join(Connector, Connector.account_id == Account.id)
+        .where(Connector.id == connector_id)
+    ).first()
+    return timezone or default
+
+
+# --- creating and enqueueing ---------------------------------------------------------------
+
+
+def enqueue_run(run_id: str) -> None:
+    """Put run `run_id` on the queue (its row must already be committed)."""
+    from jobs.queues import enqueue
+
+    enqueue(RUN_SYNC, run_id, job_id=job_id_for(run_id))
+
+
+def create_run(
+    session: Session,
+    connector_id: str,
+    process_key: str,
+    *,
+    trigger: str = MANUAL,
+    params: dict | None = None,
+) -> Run:
+    """Insert a 待機中 run, commit it, then enqueue it; returns the run (エラー if Redis failed)."""
+    if not is_known(process_key):
+        raise UnknownProcess(process_key)
+    if trigger not in TRIGGERS:
+        raise ValueError(f"unknown trigger {trigger!r}")
+    run = Run(
+        connector_id=connector_id,
+        process_key=process_key,
+        process_number=get_process(process_key).number,
+        trigger=trigger,
+        params=dict(params or {}),
+    )
+    session.add(run)
+    session.commit()
+    try:
+        enqueue_run(run.id)
+    except Exception:  # noqa: BLE001 - any Redis failure: the row says what happened
+        log.exception("enqueue failed run_id=%s task_id=%s", run.id, run.id)
+        mark_failed(session, run.id, messages.ENQUEUE_FAILED_MESSAGE, "enqueue_failed")
+        session.refresh(run)
+    log.info(
+        "run created run_id=%s task_id=%s process=%s trigger=%s",
+        run.id,
+        run.id,
+        process_key,
+        trigger,
+    )
+    return run
+
+
+def insert_scheduled_run(
+    session: Session, schedule_id: int, connector_id: str, process_key: str, slot: dt.datetime
+) -> Run:
+    """Insert the run of one schedule slot (flushed; IntegrityError if the slot already ran)."""
+    run = Run(
+        connector_id=connector_id,
+        process_key=process_key,
+        process_number=get_process(process_key).number,
+        trigger=SCHEDULE,
+        schedule_id=schedule_id,
+        scheduled_slot=slot,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+# --- state transitions (used by jobs.runs) -------------------------------------------------
+
+
+def claim_run(session: Session, run_id: str, worker_name: str | None) -> bool:
+    """Atomically move a 待機中 run to 処理中; False when it was not 待機中 (already taken)."""
+    now = utcnow()
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == QUEUED)
+        .values(status=RUNNING, started_at=now, heartbeat_at=now, worker_name=worker_name)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def mark_failed(
+    session: Session,
+    run_id: str,
+    message: str,
+    code: str,
+    *,
+    processed: int | None = None,
+    total: int | None = None,
+    only_if_unfinished: bool = True,
+) -> bool:
+    """End run `run_id` in エラー with `message`; False if it had already finished."""
+    now = utcnow()
+    values: dict = {
+        "status": FAILED,
+        "error_detail": message,
+        "error_code": code,
+        "finished_at": now,
+    }
+    if processed is not None:
+        values["processed"] = processed
+    if total is not None:
+        values["total"] = total
+    statement = update(Run).where(col(Run.id) == run_id)
+    if only_if_unfinished:
+        statement = statement.where(col(Run.status).in_((QUEUED, RUNNING)))
+    result = session.execute(statement.values(**values))
+    # A run failing before it started still gets a 処理時間 (start = end).
+    session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.started_at).is_(None))
+        .values(started_at=now)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def mark_succeeded(
+    session: Session, run_id: str, processed: int, total: int, message_detail: str | None
+) -> None:
+    """End run `run_id` in 成功 with its counts."""
+    session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id)
+        .values(
+            status=SUCCEEDED,
+            processed=processed,
+            total=total,
+            progress=1.0,
+            message_detail=message_detail,
+            finished_at=utcnow(),
+        )
+    )
+    session.commit()
+
+
+def record_progress(session: Session, run_id: str, processed: int, total: int) -> None:
+    """Write the counts and progress fraction of a running run."""
+    fraction = min(1.0, processed / total) if total > 0 else 0.0
+    session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == RUNNING)
+        .values(processed=processed, total=total, progress=fraction, heartbeat_at=utcnow())
+    )
+    session.commit()
+
+
+def record_heartbeat(session: Session, run_id: str) -> None:
+    """Note that the worker of a running run is alive."""
+    session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == RUNNING)
+        .values(heartbeat_at=utcnow())
+    )
+    session.commit()
+
+
+# --- the 10-runs-a-day rule ----------------------------------------------------------------
+
+
+def local_day_bounds(now: dt.datetime, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) in UTC of the calendar day containing `now` in `timezone`."""
+    zone = ZoneInfo(timezone)
+    day = now.astimezone(zone).date()
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def runs_counted_today(
+    session: Session,
+    connector_id: str,
+    process_key: str,
+    timezone: str,
+    now: dt.datetime,
+    exclude_run_id: str | None = None,
+) -> int:
+    """How many runs of the process started today (account time zone) and reached the sync."""
+    start, end = local_day_bounds(now, timezone)
+    query = (
+        select(func.count())
+        .select_from(Run)
+        .where(
+            col(Run.connector_id) == connector_id,
+            col(Run.process_key) == process_key,
+            col(Run.started_at) >= start,
+            col(Run.started_at) < end,
+            or_(col(Run.error_code).is_(None), col(Run.error_code).not_in(NOT_COUNTED_CODES)),
+        )
+    )
+    if exclude_run_id:
+        query = query.where(col(Run.id) != exclude_run_id)
+    return session.exec(query).one()
+
+
+def check_daily_limit(session: Session, run: Run, now: dt.datetime | None = None) -> None:
+    """Raise RunFailed(daily_limit) when the run's process already ran its daily maximum."""
+    limit = get_process(run.process_key).daily_limit
+    if limit is None:
+        return
+    timezone = connector_timezone(session, run.connector_id)
+    used = runs_counted_today(
+        session, run.connector_id, run.process_key, timezone, now or utcnow(), exclude_run_id=run.id
+    )
+    if used >= limit:
+        raise RunFailed(messages.DAILY_LIMIT_MESSAGE, code="daily_limit")
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+def replace_schedules(
+    session: Session, connector_id: str, specs: Mapping[str, ScheduleSpec | None]
+) -> None:
+    """Make `specs` the connector's complete set of schedules (not committed).
+
+    A key mapped to None, and every existing schedule whose key is absent, is disabled. A new or
+    changed spec takes effect now: its slots already past are not run.
+    """
+    from jobs.schedule import normalize_spec, spec_from_json, spec_to_json
+
+    for key in specs:
+        if not is_known(key):
+            raise UnknownProcess(key)
+    now = utcnow()
+    existing = {
+        s.process_key: s
+        for s in session.exec(select(Schedule).where(Schedule.connector_id == connector_id)).all()
+    }
+    for key, schedule in existing.items():
+        if specs.get(key) is None and schedule.enabled:
+            schedule.enabled = False
+            schedule.updated_at = now
+            session.add(schedule)
+    for key, spec in specs.items():
+        if spec is None:
+            continue
+        spec = normalize_spec(spec)
+        schedule = existing.get(key)
+        if schedule is None:
+            session.add(
+                Schedule(
+                    connector_id=connector_id,
+                    process_key=key,
+                    spec=spec_to_json(spec),
+                    effective_from=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        elif not schedule.enabled or spec_from_json(schedule.spec) != spec:
+            schedule.spec = spec_to_json(spec)
+            schedule.enabled = True
+            schedule.effective_from = now
+            schedule.updated_at = now
+            session.add(schedule)
+    session.flush()
+
+
+def schedules_of(session: Session, connector_id: str) -> dict[str, ScheduleSpec]:
+    """The enabled schedules of a connector by process key."""
+    from jobs.schedule import spec_from_json
+
+    rows = session.exec(
+        select(Schedule).where(Schedule.connector_id == connector_id, Schedule.enabled == True)  # noqa: E712
+    ).all()
+    return {row.process_key: spec_from_json(row.spec) for row in rows}
+
+
+# --- the 連携ログ ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One 連携ログ row: the run and the name of its connector."""
+
+    run: Run
+    connector_name: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of the 連携ログ, newest first."""
+
+    rows: list[LogRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first(self) -> int:
+        """1-based index of the first row shown (0 when empty)."""
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last(self) -> int:
+        """1-based index of the last row shown."""
+        return min(self.total, self.page * self.per_page)
+
+    @property
+    def has_prev(self) -> bool:
+        """True when a previous page exists."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """True when a next page exists."""
+        return self.page < self.pages
+
+
+def log_page(
+    session: Session,
+    account_id: int,
+    page: int = 1,
+    per_page: int = 5,
+    connector_id: str | None = None,
+) -> LogPage:
+    """The account's runs (optionally one connector's), newest first, page `page`."""
+    conditions = [Connector.account_id == account_id]
+    if connector_id:
+        conditions.append(Connector.id == connector_id)
+    total = session.exec(
+        select(func.count())
+        .select_from(Run)
+        .join(Connector, Connector.id == Run.connector_id)
+        .where(*conditions)
+    ).one()
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    results = session.exec(
+        select(Run, Connector.name)
+        .join(Connector, Connector.id == Run.connector_id)
+        .where(*conditions)
+        .order_by(col(Run.created_at).desc(), col(Run.id).desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return LogPage([LogRow(run, name) for run, name in results], total, page, per_page)
+
+
+def get_account_run(session: Session, account_id: int, run_id: str) -> tuple[Run, str] | None:
+    """The run `run_id` with its connector name if it belongs to `account_id`, else None."""
+    return session.exec(
+        select(Run, Connector.name)
+        .join(Connector, Connector.id == Run.connector_id)
+        .where(Run.id == run_id, Connector.account_id == account_id)
+    ).first()
+
+
+def estimate_remaining(run: Run, now: dt.datetime | None = None) -> dt.timedelta | None:
+    """Estimated time left of a running run from its rate so far, or None if unknown."""
+    if run.status != RUNNING or not run.started_at or run.total <= 0 or run.processed <= 0:
+        return None
+    elapsed = ((now or utcnow()) - run.started_at).total_seconds()
+    if elapsed <= 0:
+        return None
+    remaining = elapsed * (run.total - run.processed) / run.processed
+    return dt.timedelta(seconds=max(0, round(remaining)))

@@ -1,0 +1,252 @@
+"""実行 page (F-RUN-1, F-RUN-4), the 連携ログ partials (F-LOG-1…4) and the schedule editor partial."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from portal.db import get_session
+from portal.runs import service
+from portal.runs.registry import (
+    BRIDGE,
+    CUSTOMER_KEYS,
+    REACTION,
+    STOP_BAN,
+    VIEW_URL,
+    UnknownProcess,
+    get_process,
+    process_name,
+)
+from portal.runs.schedule_form import VARIANT_INTERVALS, editor_values_from_form
+from portal.web.htmx import STOP_POLLING, hx_response, is_htmx
+
+bp = Blueprint("runs", __name__)
+
+PER_PAGE_CHOICES = (5, 10, 25, 50)
+DEFAULT_PER_PAGE = 5
+RUNS_CHANGED = "runs-changed"
+# Processes the 実行 page offers besides 顧客情報連携 1–10 (plugin runs start from kintone).
+OTHER_PROCESSES = (STOP_BAN, VIEW_URL, REACTION, BRIDGE)
+# Settings attributes of ConnectorConfig holding each process's 連携タイミング.
+_SETTING_ATTRIBUTES = {
+    STOP_BAN: "stop_ban",
+    VIEW_URL: "view_url",
+    REACTION: "reaction",
+    BRIDGE: "bridge",
+}
+TIMING_OFF_HINT = "連携設定で「連携しない」となっているため実行できません。"
+
+
+@bp.app_template_global()
+def has_endpoint(endpoint: str) -> bool:
+    """True when the app has a view for `endpoint` (templates link only to what exists)."""
+    return endpoint in current_app.view_functions
+
+
+@bp.app_template_filter("process_name")
+def process_name_filter(process_key: str) -> str:
+    """The 連携処理名 of a process key (e.g. 「顧客情報連携 1」)."""
+    return process_name(process_key)
+
+
+def _own_connector(connector_id: str):
+    from portal.connectors.access import get_own_connector_or_404
+
+    return get_own_connector_or_404(connector_id)
+
+
+def _load_config(connector_id: str):
+    """The connector's settings, or None while the settings are not available."""
+    try:
+        from portal.settings.service import load_connector_config
+    except ImportError:
+        return None
+    try:
+        return load_connector_config(get_session(), connector_id)
+    except LookupError:
+        return None
+
+
+def _timing(config, key: str) -> str:
+    """連携タイミング of process `key` in `config` ("off" when not configured)."""
+    if config is None:
+        return "off"
+    if key in CUSTOMER_KEYS:
+        number = get_process(key).number
+        setting = next((s for s in config.customer_syncs if s.number == number), None)
+        return setting.timing if setting else "off"
+    setting = getattr(config, _SETTING_ATTRIBUTES.get(key, ""), None)
+    return getattr(setting, "timing", "off") or "off"
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """One row of the 実行 page."""
+
+    key: str
+    name: str
+    timing: str
+
+    @property
+    def enabled(self) -> bool:
+        """「実行する」 is clickable unless the process is set to 連携しない."""
+        return self.timing != "off"
+
+    @property
+    def dom_id(self) -> str:
+        """An HTML id for this process."""
+        return "process-" + self.key.replace(":", "-")
+
+
+def run_targets(config) -> list[RunTarget]:
+    """The processes the 実行 page lists for a connector, in the manual's order."""
+    numbers = sorted(s.number for s in config.customer_syncs) if config else []
+    customer_keys = [f"customer:{n}" for n in numbers] or [CUSTOMER_KEYS[0]]
+    keys = [*customer_keys, *OTHER_PROCESSES]
+    return [RunTarget(key, process_name(key), _timing(config, key)) for key in keys]
+
+
+@bp.get("/connectors/<connector_id>/run")
+@login_required
+def run_page(connector_id: str) -> str:
+    """The 実行 page: one 「実行する」 per process."""
+    connector = _own_connector(connector_id)
+    config = _load_config(connector_id)
+    return render_template(
+        "runs/run_page.html",
+        connector=connector,
+        targets=run_targets(config),
+        off_hint=TIMING_OFF_HINT,
+    )
+
+
+@bp.post("/connectors/<connector_id>/run/<process_key>")
+@login_required
+def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
+    """Create a manual run of `process_key` and show it in the 連携ログ at once."""
+    connector = _own_connector(connector_id)
+    try:
+        process = get_process(process_key)
+    except UnknownProcess:
+        abort(404)
+    config = _load_config(connector_id)
+    target = next((t for t in run_targets(config) if t.key == process_key), None)
+    if target is None:
+        abort(404)
+    if not target.enabled:
+        message = TIMING_OFF_HINT
+        if is_htmx():
+            body = render_template(
+                "runs/_start_result.html", target=target, error=message, run=None
+            )
+            return body, 409
+        flash(message, "error")
+        return redirect(url_for("runs.run_page", connector_id=connector.id))
+    params = {k: v for k, v in request.form.to_dict(flat=True).items() if k != "csrf_token"}
+    run = service.create_run(
+        get_session(), connector.id, process.key, trigger="manual", params=params
+    )
+    if is_htmx():
+        body = render_template("runs/_start_result.html", target=target, run=run, error=None)
+        return hx_response(body, 200, trigger=RUNS_CHANGED)
+    flash(f"「{process.name}」を実行しました。タスクID:{run.id}", "success")
+    return redirect(url_for("connectors.index"))
+
+
+def _page_args() -> tuple[int, int, str | None]:
+    page = request.args.get("page", 1, type=int) or 1
+    per_page = request.args.get("per_page", DEFAULT_PER_PAGE, type=int)
+    if per_page not in PER_PAGE_CHOICES:
+        per_page = DEFAULT_PER_PAGE
+    connector_id = request.args.get("connector") or None
+    return page, per_page, connector_id
+
+
+@bp.get("/runs/log")
+@login_required
+def log() -> str:
+    """The 連携ログ table partial of the signed-in account, newest first."""
+    page, per_page, connector_id = _page_args()
+    if connector_id:
+        _own_connector(connector_id)
+    result = service.log_page(get_session(), current_user.id, page, per_page, connector_id)
+    return render_template(
+        "runs/_log.html",
+        log=result,
+        per_page_choices=PER_PAGE_CHOICES,
+        connector_filter=connector_id,
+        estimate=service.estimate_remaining,
+    )
+
+
+def _own_run_or_404(run_id: str):
+    found = service.get_account_run(get_session(), current_user.id, run_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/runs/<run_id>/row")
+@login_required
+def row(run_id: str) -> Response:
+    """One 連携ログ row; it polls itself while unfinished and answers 286 once finished."""
+    run, connector_name = _own_run_or_404(run_id)
+    body = render_template(
+        "runs/_row.html",
+        run=run,
+        connector_name=connector_name,
+        estimate=service.estimate_remaining,
+    )
+    if run.finished:
+        # Stop any poller and let the log re-read its page (order, new runs).
+        return hx_response(body, STOP_POLLING, trigger=RUNS_CHANGED)
+    return hx_response(body, 200)
+
+
+@bp.get("/runs/<run_id>/error")
+@login_required
+def error_detail(run_id: str) -> str:
+    """The 「エラー詳細」 dialog of a run."""
+    run, _name = _own_run_or_404(run_id)
+    if not run.error_detail:
+        abort(404)
+    return render_template(
+        "runs/_detail_dialog.html", run=run, title="エラー詳細", text=run.error_detail, kind="error"
+    )
+
+
+@bp.get("/runs/<run_id>/message")
+@login_required
+def message_detail(run_id: str) -> str:
+    """The 「メッセージ詳細」 dialog of a run (diff imports)."""
+    run, _name = _own_run_or_404(run_id)
+    if not run.message_detail:
+        abort(404)
+    return render_template(
+        "runs/_detail_dialog.html",
+        run=run,
+        title="メッセージ詳細",
+        text=run.message_detail,
+        kind="message",
+    )
+
+
+@bp.get("/runs/schedule-editor")
+@login_required
+def schedule_editor() -> str:
+    """The schedule editor re-rendered for the values in the query (timing/interval changes)."""
+    prefix = request.args.get("prefix", "")
+    variant = request.args.get("variant", "standard")
+    if not prefix or variant not in VARIANT_INTERVALS:
+        abort(400)
+    values = editor_values_from_form(request.args, prefix, variant)
+    return render_template(
+        "runs/_schedule_editor.html",
+        prefix=prefix,
+        values=values,
+        variant=variant,
+        allow_off=request.args.get("allow_off", "1") != "0",
+    )

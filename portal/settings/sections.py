@@ -1,0 +1,171 @@
+"""The 連携設定 page is a list of sections (one per Step); this module is their protocol and registry.
+
+A section renders its own template inside the page's single form, parses and validates its part of
+the posted form, stores what it parsed, reacts to schema drift found by the two sync buttons and
+contributes its part of the typed ConnectorConfig. Steps 1–4 and 7 live in
+`portal.settings.steps`; other Steps register themselves from their own modules (listed in
+SECTION_MODULES). See docs/settings.md for the full contract.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+    from werkzeug.datastructures import MultiDict
+
+    from portal.models import Connector
+    from portal.models.settings import ConnectorSettings
+    from portal.settings.haihai_drift import HaihaiDiff
+    from portal.syncs.config import ScheduleSpec
+    from portal.syncs.kintone_schema import FieldChange
+
+# Modules whose import registers sections. A new Step adds its module here (one line).
+SECTION_MODULES: list[str] = [
+    "portal.settings.steps",
+]
+
+# Events the sync endpoints send (HX-Trigger) after they changed stored settings; a section
+# listing one in `refresh_on` re-renders itself from the stored state when it fires.
+KINTONE_SYNCED = "kintoneSynced"
+HAIHAI_SYNCED = "haihaiSynced"
+
+
+@dataclass(frozen=True)
+class DriftEntry:
+    """One line of a 同期結果詳細 dialog: a setting that a re-sync removed or cleared.
+
+    `group` is the heading the line appears under (「連携項目」, 「顧客情報連携設定 1」 …);
+    `headers` are that group's column headings, the last being 「エラー内容」; `cells` the values.
+    """
+
+    group: str
+    headers: tuple[str, ...]
+    cells: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (stored in the sync report)."""
+        return {"group": self.group, "headers": list(self.headers), "cells": list(self.cells)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DriftEntry:
+        """The inverse of to_json."""
+        return cls(str(data["group"]), tuple(data["headers"]), tuple(data["cells"]))
+
+
+@dataclass
+class SectionContext:
+    """What a section sees while rendering, parsing, storing or reacting to drift."""
+
+    session: Session
+    connector: Connector
+    settings: ConnectorSettings
+    app_config: Mapping[str, Any]
+    # Data parsed so far in this save, by section key (sections are parsed in page order, so a
+    # later section can read what an earlier one accepted, e.g. the 連携設定方法 of Step2).
+    parsed: dict[str, Any] = field(default_factory=dict)
+    # True when the user confirmed the schedule-overlap dialog (§4.2).
+    confirmed: bool = False
+
+    @property
+    def kintone_fields(self) -> dict[str, Any]:
+        """The customer app's fields as last synced (`properties` of form/fields.json)."""
+        return dict(self.settings.kintone_fields or {})
+
+    @property
+    def haihai_snapshot(self) -> dict[str, Any]:
+        """配配メール items, groups, step plans and forms as last synced ({} before any sync)."""
+        return dict(self.settings.haihai_snapshot or {})
+
+    @property
+    def haihai_method(self) -> str:
+        """連携設定方法 being saved (when Step2 was parsed) or stored."""
+        step2 = self.parsed.get("step2")
+        if step2 is not None:
+            return step2.method
+        return self.settings.haihai_method
+
+
+class Section:
+    """Base class of a settings section; override what the Step needs (all hooks optional)."""
+
+    key: str = ""
+    order: int = 0
+    title: str = ""
+    template: str = ""
+    # Sync events (KINTONE_SYNCED, HAIHAI_SYNCED) after which the section re-renders itself.
+    refresh_on: tuple[str, ...] = ()
+
+    def stored_values(self, ctx: SectionContext) -> dict[str, Any]:
+        """Template values from the stored settings (first render, refresh after a sync)."""
+        return {}
+
+    def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
+        """Template values from a posted form (re-render after a failed save): same keys."""
+        return {}
+
+    def view_context(self, ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
+        """Extra template variables for `values` (choices from the synced snapshots, labels …)."""
+        return {}
+
+    def parse(self, form: MultiDict, ctx: SectionContext) -> tuple[Any, dict[str, str]]:
+        """Validate this section's part of `form` → (data, {field name: Japanese message})."""
+        return None, {}
+
+    def store(self, ctx: SectionContext, data: Any) -> None:
+        """Write `data` (as returned by parse, without errors) to the section's tables."""
+
+    def schedules(self, data: Any) -> dict[str, ScheduleSpec | None]:
+        """Schedules this section configures, by run process key (None: not scheduled)."""
+        return {}
+
+    def on_kintone_drift(
+        self, ctx: SectionContext, changes: list[FieldChange]
+    ) -> list[DriftEntry]:
+        """Remove stored settings that changed kintone fields break; describe each removal."""
+        return []
+
+    def on_haihai_drift(self, ctx: SectionContext, diff: HaihaiDiff) -> list[DriftEntry]:
+        """Clear stored selections of deleted 配配メール objects; describe each one."""
+        return []
+
+    def config_values(self, ctx: SectionContext) -> dict[str, Any]:
+        """Keyword arguments this section contributes to ConnectorConfig."""
+        return {}
+
+
+_REGISTRY: dict[str, Section] = {}
+_loaded = False
+
+
+def register_section(section: Section) -> Section:
+    """Add `section` to the page (its key must be unique); returns it for decorator-style use."""
+    if not section.key or not section.template:
+        raise ValueError("a settings section needs a key and a template")
+    existing = _REGISTRY.get(section.key)
+    if existing is not None and type(existing) is not type(section):
+        raise ValueError(f"settings section key {section.key!r} is already registered")
+    _REGISTRY[section.key] = section
+    return section
+
+
+def all_sections() -> list[Section]:
+    """Every registered section in page order (imports SECTION_MODULES on first use)."""
+    global _loaded
+    if not _loaded:
+        for module in SECTION_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return sorted(_REGISTRY.values(), key=lambda section: (section.order, section.key))
+
+
+def get_section(key: str) -> Section:
+    """The registered section called `key` (KeyError when unknown)."""
+    for section in all_sections():
+        if section.key == key:
+            return section
+    raise KeyError(key)

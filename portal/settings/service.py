@@ -1,0 +1,228 @@
+"""連携設定 services: the settings row, the plugin token, saving the page and the typed config."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+from sqlmodel import Session, select
+from werkzeug.datastructures import MultiDict
+
+from portal.integrations.kintone import kintone_base_url
+from portal.models import Account, Connector
+from portal.models.common import utcnow
+from portal.models.settings import ConnectorSettings
+from portal.settings import schedule_support
+from portal.settings.sections import SectionContext, all_sections
+from portal.syncs.config import ConnectorConfig, HaihaiAccess, KintoneAccess
+
+# Plugin tokens look like "<lookup>.<secret>": the lookup part finds the row without scanning,
+# the whole token is compared (as a hash) in constant time.
+_TOKEN_SEPARATOR = "."
+_DUMMY_HASH = hashlib.sha256(b"no such plugin token").hexdigest()
+
+
+class ConnectorNotFound(LookupError):
+    """No connector has this ID."""
+
+
+class SettingsInvalid(Exception):
+    """The posted settings break at least one rule; nothing was saved.
+
+    `errors` maps form field names to Japanese messages; `page_errors` are messages that belong
+    to no single field (the schedule check of §4.2).
+    """
+
+    def __init__(self, errors: Mapping[str, str], page_errors: list[str] | None = None):
+        super().__init__("settings invalid: " + ", ".join(sorted(errors)))
+        self.errors = dict(errors)
+        self.page_errors = list(page_errors or [])
+
+
+class ScheduleConfirmationRequired(Exception):
+    """Schedules may coincide in some months (付録6.3): the user must confirm before saving."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("schedule confirmation required")
+        self.messages = list(messages)
+
+
+# --- the settings row ------------------------------------------------------------------------
+
+
+def get_settings(session: Session, connector_id: str) -> ConnectorSettings:
+    """The connector's settings row, created (empty, not yet committed) on first use."""
+    settings = session.get(ConnectorSettings, connector_id)
+    if settings is None:
+        settings = ConnectorSettings(connector_id=connector_id)
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def make_context(
+    session: Session,
+    connector: Connector,
+    app_config: Mapping[str, Any] | None = None,
+    *,
+    confirmed: bool = False,
+) -> SectionContext:
+    """The context sections work in for `connector`."""
+    return SectionContext(
+        session=session,
+        connector=connector,
+        settings=get_settings(session, connector.id),
+        app_config=app_config if app_config is not None else current_app.config,
+        confirmed=confirmed,
+    )
+
+
+# --- kintone plugin token (Step1) ------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_plugin_token(session: Session, connector: Connector) -> str:
+    """Create a new plugin token (revoking the previous one), commit, and return it once."""
+    settings = get_settings(session, connector.id)
+    lookup = secrets.token_urlsafe(9)
+    token = f"{lookup}{_TOKEN_SEPARATOR}{secrets.token_urlsafe(32)}"
+    settings.plugin_token_lookup = lookup
+    settings.plugin_token_hash = _token_hash(token)
+    settings.plugin_token_issued_at = utcnow()
+    settings.updated_at = utcnow()
+    session.add(settings)
+    session.commit()
+    return token
+
+
+def verify_plugin_token(session: Session, token: str) -> Connector | None:
+    """The connector whose current plugin token is `token`, else None (constant-time compare).
+
+    A revoked token, a malformed one and a token of a disabled account all give None.
+    """
+    lookup, separator, _secret = (token or "").partition(_TOKEN_SEPARATOR)
+    settings = None
+    if separator and lookup:
+        settings = session.exec(
+            select(ConnectorSettings).where(ConnectorSettings.plugin_token_lookup == lookup)
+        ).first()
+    expected = (settings.plugin_token_hash if settings else None) or _DUMMY_HASH
+    # Compare even when no row matched, so timing does not tell whether a lookup exists.
+    matches = hmac.compare_digest(_token_hash(token or ""), expected)
+    if settings is None or not matches:
+        return None
+    connector = session.get(Connector, settings.connector_id)
+    if connector is None:
+        return None
+    account = session.get(Account, connector.account_id)
+    if account is None or account.disabled:
+        return None
+    return connector
+
+
+# --- saving the page -------------------------------------------------------------------------
+
+
+def validate_settings(ctx: SectionContext, form: MultiDict) -> dict[str, Any]:
+    """Parse every section in page order → {section key: data}; raise SettingsInvalid."""
+    errors: dict[str, str] = {}
+    for section in all_sections():
+        data, section_errors = section.parse(form, ctx)
+        ctx.parsed[section.key] = data
+        errors.update(section_errors)
+    if errors:
+        raise SettingsInvalid(errors)
+    return dict(ctx.parsed)
+
+
+def save_settings(
+    session: Session,
+    connector: Connector,
+    form: MultiDict,
+    app_config: Mapping[str, Any] | None = None,
+    *,
+    confirmed: bool = False,
+) -> None:
+    """Validate and store the whole page, then its schedules, in one transaction.
+
+    Raises SettingsInvalid (nothing stored) or ScheduleConfirmationRequired (nothing stored; post
+    again with confirmed=True to save).
+    """
+    ctx = make_context(session, connector, app_config, confirmed=confirmed)
+    try:
+        parsed = validate_settings(ctx, form)
+        specs: dict[str, Any] = {}
+        for section in all_sections():
+            specs.update(section.schedules(parsed[section.key]))
+        check = schedule_support.check_schedules(specs)
+        if check.errors:
+            raise SettingsInvalid({}, check.errors)
+        if check.confirmations and not confirmed:
+            raise ScheduleConfirmationRequired(check.confirmations)
+        for section in all_sections():
+            section.store(ctx, parsed[section.key])
+        schedule_support.replace(session, connector.id, specs)
+        ctx.settings.updated_at = utcnow()
+        session.add(ctx.settings)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# --- the typed configuration for runs --------------------------------------------------------
+
+
+def load_connector_config(
+    session: Session, connector_id: str, *, kintone_base_template: str | None = None
+) -> ConnectorConfig:
+    """Everything a run of `connector_id` needs, secrets decrypted (ConnectorNotFound if none).
+
+    kintone/haihai access is None until its fields are complete. Mappings list only rows with a
+    配配メール item (a row cleared by a 配配メール re-sync is left out until chosen again).
+    """
+    connector = session.get(Connector, connector_id)
+    if connector is None:
+        raise ConnectorNotFound(connector_id)
+    account = session.get(Account, connector.account_id)
+    app_config: Mapping[str, Any] = current_app.config
+    template = kintone_base_template or app_config.get(
+        "KINTONE_BASE_URL_TEMPLATE", "https://{subdomain}.cybozu.com"
+    )
+    settings = session.get(ConnectorSettings, connector_id) or ConnectorSettings(
+        connector_id=connector_id
+    )
+    kintone = None
+    if settings.kintone_subdomain and settings.kintone_app_id and settings.kintone_api_token:
+        kintone = KintoneAccess(
+            base_url=kintone_base_url(template, settings.kintone_subdomain),
+            subdomain=settings.kintone_subdomain,
+            app_id=settings.kintone_app_id,
+            api_token=settings.kintone_api_token,
+        )
+    haihai = None
+    if settings.haihai_url and settings.haihai_login_id and settings.haihai_api_token:
+        haihai = HaihaiAccess(
+            base_url=settings.haihai_url,
+            login_id=settings.haihai_login_id,
+            api_token=settings.haihai_api_token,
+        )
+    values: dict[str, Any] = {
+        "connector_id": connector.id,
+        "name": connector.name,
+        "timezone": account.timezone if account else app_config.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
+        "kintone": kintone,
+        "haihai": haihai,
+        "kintone_fields": dict(settings.kintone_fields or {}),
+    }
+    ctx = SectionContext(session, connector, settings, app_config)
+    for section in all_sections():
+        values.update(section.config_values(ctx))
+    return ConnectorConfig(**values)

@@ -1,0 +1,181 @@
+"""Run handlers of 顧客情報連携 1–10 and 顧客情報連携 (kintoneからの実行).
+
+`jobs.runs.run_sync` calls these through the process registry. They build the kintone and
+配配メール clients from the connector settings and delegate to `run_customer_sync`; every
+CustomerSyncError becomes a RunFailed with its Japanese message.
+
+A plugin run (`customer_plugin`) carries in `Run.params`: `setting` — the number (1–10) of
+the 顧客情報連携設定 whose target, mode and options apply — and `query` — the kintone list view's
+filter (`kintone.app.getQueryCondition()`), used instead of the saved conditions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from portal.integrations.haihai import HaihaiClient
+from portal.integrations.kintone import KintoneClient
+from portal.integrations.ledger import DailyLedger
+from portal.runs.context import RunContext, RunFailed, RunOutcome
+from portal.runs.registry import CUSTOMER_KEYS, CUSTOMER_PLUGIN, register_handler
+from portal.syncs.config import ConnectorConfig, CustomerSyncSetting
+from portal.syncs.customer_sync import CustomerSyncError, run_customer_sync
+
+log = logging.getLogger(__name__)
+
+# Shared with the other sync handlers so every process of an account draws from one budget.
+BUDGET_PREFIX = "portal:budget"
+HAIHAI_DAILY_CALLS = 240  # per API and account (配配メール's own limit)
+
+MSG_NO_KINTONE = (
+    "kintone連携設定が完了していません。"
+    "連携設定画面の「Step3. kintone連携設定」でサブドメイン名・アプリID・APIトークンを設定してください。"
+)
+MSG_NO_HAIHAI = (
+    "配配メール連携設定が完了していません。"
+    "連携設定画面の「Step2. 配配メール連携設定」で配配メールURL・ログインID・APIトークンを設定してください。"
+)
+MSG_BAD_ACCESS = (
+    "接続先の設定が正しくありません。"
+    "「Step2. 配配メール連携設定」と「Step3. kintone連携設定」を確認してください。"
+)
+
+
+def find_setting(config: ConnectorConfig, number: int | None) -> CustomerSyncSetting:
+    """The 顧客情報連携設定 `number`; RunFailed when it does not exist or is 連携しない."""
+    setting = next((s for s in config.customer_syncs if s.number == number), None)
+    if setting is None:
+        raise RunFailed(
+            f"顧客情報連携設定 {number or ''}が見つかりません。連携設定画面で設定を確認してください。",
+            code="settings",
+        )
+    if setting.timing == "off":
+        raise RunFailed(
+            f"顧客情報連携設定 {number}は「連携しない」に設定されています。"
+            "連携設定画面で連携タイミングを「手動実行」または「スケジュール実行」にして保存してください。",
+            code="settings",
+        )
+    return setting
+
+
+def make_clients(
+    config: ConnectorConfig, *, allow_local: bool, redis_conn=None
+) -> tuple[KintoneClient, HaihaiClient]:
+    """The kintone and 配配メール clients of `config` (daily budgets shared through Redis)."""
+    if config.kintone is None:
+        raise RunFailed(MSG_NO_KINTONE, code="settings")
+    if config.haihai is None:
+        raise RunFailed(MSG_NO_HAIHAI, code="settings")
+    kintone_ledger = haihai_ledger = None
+    if redis_conn is not None:
+        # kintone's daily count only triggers a warning mail, so it is recorded, never refused.
+        kintone_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=None)
+        haihai_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS)
+    try:
+        kintone = KintoneClient(
+            config.kintone.base_url, api_tokens=[config.kintone.api_token], ledger=kintone_ledger
+        )
+    except ValueError as error:
+        raise RunFailed(MSG_BAD_ACCESS, code="settings") from error
+    try:
+        haihai = HaihaiClient(
+            config.haihai.base_url,
+            config.haihai.login_id,
+            config.haihai.api_token,
+            allow_local=allow_local,
+            ledger=haihai_ledger,
+        )
+    except ValueError as error:
+        kintone.close()
+        raise RunFailed(MSG_BAD_ACCESS, code="settings") from error
+    return kintone, haihai
+
+
+def execute(
+    context: RunContext,
+    setting: CustomerSyncSetting,
+    *,
+    query_override: str | None = None,
+    allow_local: bool = False,
+    redis_conn=None,
+) -> RunOutcome:
+    """Run `setting` for `context` and translate the outcome for the run machinery."""
+    config = context.config
+    kintone, haihai = make_clients(config, allow_local=allow_local, redis_conn=redis_conn)
+    try:
+        outcome = run_customer_sync(
+            config,
+            setting,
+            kintone_client=kintone,
+            haihai_client=haihai,
+            progress=context.progress,
+            query_override=query_override,
+        )
+    except CustomerSyncError as error:
+        raise RunFailed(
+            error.message, code=error.code, processed=error.processed, total=error.total
+        ) from error
+    finally:
+        kintone.close()
+        haihai.close()
+    log.info(
+        "customer sync run done run_id=%s task_id=%s setting=%s total=%s processed=%s parts=%s",
+        context.run_id,
+        context.run_id,
+        setting.number,
+        outcome.total,
+        outcome.processed,
+        outcome.parts,
+    )
+    return RunOutcome(
+        processed=outcome.processed, total=outcome.total, message_detail=outcome.message_detail
+    )
+
+
+def _environment() -> tuple[bool, object]:
+    """Whether sandbox URLs are allowed, and the shared Redis (inside the worker's app)."""
+    from flask import current_app
+
+    from jobs.queues import get_redis
+
+    return bool(current_app.config.get("HAIHAI_ALLOW_LOCAL_URLS")), get_redis()
+
+
+def run_numbered(context: RunContext) -> RunOutcome:
+    """Handler of 顧客情報連携 1–10 (manual and timed runs)."""
+    setting = find_setting(context.config, context.process_number)
+    allow_local, redis_conn = _environment()
+    return execute(context, setting, allow_local=allow_local, redis_conn=redis_conn)
+
+
+def run_from_plugin(context: RunContext) -> RunOutcome:
+    """Handler of 顧客情報連携 (kintoneからの実行): the list view's filter, a chosen setting."""
+    try:
+        number = int(context.params.get("setting"))
+    except (TypeError, ValueError):
+        raise RunFailed(
+            "kintoneプラグインの設定で実行する顧客情報連携設定が指定されていません。"
+            "プラグインの設定を確認してください。",
+            code="settings",
+        ) from None
+    setting = next((s for s in context.config.customer_syncs if s.number == number), None)
+    if setting is None:
+        raise RunFailed(
+            f"kintoneプラグインの設定で指定された顧客情報連携設定 {number}が見つかりません。"
+            "連携設定画面とプラグインの設定を確認してください。",
+            code="settings",
+        )
+    query = context.params.get("query")
+    allow_local, redis_conn = _environment()
+    return execute(
+        context,
+        setting,
+        query_override=str(query or ""),
+        allow_local=allow_local,
+        redis_conn=redis_conn,
+    )
+
+
+for _key in CUSTOMER_KEYS:
+    register_handler(_key)(run_numbered)
+register_handler(CUSTOMER_PLUGIN)(run_from_plugin)

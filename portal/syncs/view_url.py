@@ -1,0 +1,324 @@
+"""顧客閲覧URL連携 (manual 付録3): each customer's 配配メール view-page URL into a kintone field.
+
+All kintone records are streamed (mail-address field and target field only); the 配配メール
+customers' URLs are loaded once into an index by mail address. A record whose address matches
+and whose field differs from the URL is written back, 2,000 records per bulkRequest call, while
+reading continues. Unchanged records cost no write call at all.
+
+Counts (処理件数): total = kintone records read; processed = records fully handled (compared,
+and written when needed). A kintone app without records ends 成功 0 / 0, as in the manual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from portal.integrations.haihai import HaihaiClient, HaihaiError
+from portal.integrations.kintone import (
+    KintoneAuthError,
+    KintoneClient,
+    KintoneError,
+    KintoneNetworkError,
+    KintoneNotFoundError,
+    KintonePermissionError,
+    KintoneServerError,
+    KintoneThrottledError,
+    KintoneValidationError,
+)
+from portal.integrations.ledger import BudgetExceeded, DailyLedger
+from portal.runs.context import RunContext, RunFailed, RunOutcome
+from portal.runs.registry import VIEW_URL, register_handler
+from portal.syncs.config import ConnectorConfig
+from portal.syncs.email_match import email_key, index_by_email
+
+log = logging.getLogger(__name__)
+
+TARGET_FIELD_TYPES = {
+    "SINGLE_LINE_TEXT": "文字列(1行)",
+    "MULTI_LINE_TEXT": "文字列(複数行)",
+    "LINK": "リンク",
+}
+WRITE_CHUNK = 2000  # records per bulkRequest call
+BUDGET_PREFIX = "portal:budget"
+HAIHAI_DAILY_CALLS = 240  # per API and account (配配メール's own limit)
+KINTONE_DAILY_CALLS = 10_000  # per app (kintone's documented daily request limit)
+
+MSG_NO_TARGET = (
+    "顧客閲覧URL連携の連携項目（連携先のkintone項目）が設定されていません。"
+    "連携設定画面の「Step7. 顧客閲覧URL連携」で連携項目を設定してください。"
+)
+MSG_NO_EMAIL = (
+    "メールアドレスの連携項目が設定されていません。"
+    "連携設定画面の「Step4. 連携項目設定」でkintoneのメールアドレス項目を設定してください。"
+)
+MSG_NO_KINTONE = (
+    "kintone連携設定が完了していません。"
+    "連携設定画面の「Step3. kintone連携設定」でサブドメイン名・アプリID・APIトークンを設定してください。"
+)
+MSG_NO_HAIHAI = (
+    "配配メール連携設定が完了していません。"
+    "連携設定画面の「Step2. 配配メール連携設定」で配配メールURL・ログインID・APIトークンを設定してください。"
+)
+
+
+@dataclass(frozen=True)
+class ViewUrlResult:
+    """What one view-URL sync did."""
+
+    read: int  # kintone records read (total)
+    processed: int  # records handled
+    matched: int  # records whose address is a 配配メール customer with a URL
+    updated: int  # records written
+    customers: int  # 配配メール customers with a URL
+    kintone_calls: int
+    haihai_calls: int
+
+
+def planned_update(
+    record: Mapping[str, Any], email_code: str, target_code: str, urls: Mapping[str, str]
+) -> dict | None:
+    """The kintone update for one record, or None when it has no match or already holds the URL."""
+    key = email_key((record.get(email_code) or {}).get("value"))
+    if key is None:
+        return None
+    url = urls.get(key)
+    if url is None:
+        return None
+    current = (record.get(target_code) or {}).get("value") or ""
+    if current == url:
+        return None
+    return {"id": int(record["$id"]["value"]), "record": {target_code: {"value": url}}}
+
+
+def _check_fields(properties: Mapping[str, Mapping], email_code: str, target_code: str) -> None:
+    if email_code not in properties:
+        raise RunFailed(
+            f"kintoneアプリにメールアドレスの連携項目（フィールドコード: {email_code}）が見つかりません。"
+            "「kintone項目の同期」を行い、「Step4. 連携項目設定」を確認してください。",
+            code="field_missing",
+        )
+    target = properties.get(target_code)
+    if target is None:
+        raise RunFailed(
+            f"顧客閲覧URLの連携先のkintone項目（フィールドコード: {target_code}）がkintoneアプリに見つかりません。"
+            "「kintone項目の同期」を行い、「Step7. 顧客閲覧URL連携」の連携項目を設定し直してください。",
+            code="field_missing",
+        )
+    if target.get("type") not in TARGET_FIELD_TYPES:
+        label = target.get("label") or target_code
+        raise RunFailed(
+            f"顧客閲覧URLの連携先のkintone項目「{label}」は連携できない種類のフィールドです。"
+            "文字列(1行)、文字列(複数行)、リンクのいずれかのフィールドを指定してください。",
+            code="field_type",
+        )
+
+
+def sync_view_urls(
+    config: ConnectorConfig,
+    *,
+    kintone: KintoneClient,
+    haihai: HaihaiClient,
+    progress: Callable[[int, int], None] | None = None,
+) -> ViewUrlResult:
+    """Write each matching customer's view URL into the configured kintone field.
+
+    Raises RunFailed for settings problems; client errors (KintoneError, HaihaiError,
+    BudgetExceeded) propagate with `.processed`/`.total` attributes set for the run log.
+    """
+    target_code = config.view_url.target_field
+    if not target_code:
+        raise RunFailed(MSG_NO_TARGET, code="settings")
+    mapping = config.email_mapping
+    if mapping is None:
+        raise RunFailed(MSG_NO_EMAIL, code="settings")
+    if config.kintone is None:
+        raise RunFailed(MSG_NO_KINTONE, code="settings")
+    if config.haihai is None:
+        raise RunFailed(MSG_NO_HAIHAI, code="settings")
+    app = int(config.kintone.app_id)
+    email_code = mapping.kintone_code
+
+    # The fields may have changed since the settings were saved; never write to the wrong one.
+    _check_fields(kintone.get_form_fields(app), email_code, target_code)
+    urls = index_by_email(haihai.iter_view_urls())
+
+    state = {"read": 0, "queued": 0, "written": 0, "matched": 0, "total": 0}
+    records = kintone.iter_records(app, "", fields=[email_code, target_code])
+
+    def report() -> None:
+        if progress is not None:
+            # Records whose update is still in flight are not handled yet.
+            handled = state["read"] - (state["queued"] - state["written"])
+            progress(handled, max(state["total"], state["read"]))
+
+    def updates() -> Iterator[dict]:
+        state["total"] = records.total_count or 0
+        report()
+        for record in records:
+            state["read"] += 1
+            key = email_key((record.get(email_code) or {}).get("value"))
+            if key is not None and key in urls:
+                state["matched"] += 1
+            update = planned_update(record, email_code, target_code, urls)
+            if update is not None:
+                state["queued"] += 1
+                yield update
+            if state["read"] % 500 == 0:
+                report()
+
+    def written(done: int, _total: int | None) -> None:
+        state["written"] = done
+        report()
+
+    try:
+        kintone.update_records(app, updates(), on_progress=written)
+    except (KintoneError, HaihaiError, BudgetExceeded) as error:
+        report_state = getattr(error, "write_report", None)
+        if report_state is not None:
+            state["written"] = report_state.done
+        error.processed = max(0, state["read"] - (state["queued"] - state["written"]))  # type: ignore[attr-defined]
+        error.total = max(state["total"], state["read"])  # type: ignore[attr-defined]
+        raise
+    finally:
+        records.close()
+    state["written"] = state["queued"]
+    report()
+    return ViewUrlResult(
+        read=state["read"],
+        processed=state["read"],
+        matched=state["matched"],
+        updated=state["queued"],
+        customers=len(urls),
+        kintone_calls=kintone.calls,
+        haihai_calls=haihai.transport.calls,
+    )
+
+
+# --- error messages ------------------------------------------------------------------------
+
+
+def kintone_failure(error: KintoneError | BudgetExceeded, app_id: str) -> str:
+    """A Japanese message telling the user what to fix for a kintone failure."""
+    if isinstance(error, BudgetExceeded):
+        return (
+            f"kintoneアプリ（アプリID: {app_id}）の1日あたりのAPIリクエスト数の上限に達したため、"
+            "処理を中止しました。翌日以降に再度実行してください。"
+        )
+    if isinstance(error, KintoneAuthError):
+        return (
+            "kintone APIトークンが正しくありません。"
+            "「Step3. kintone連携設定」のkintone APIトークンを確認してください。"
+        )
+    if isinstance(error, KintonePermissionError):
+        return (
+            "kintone APIトークンに必要なアクセス権がありません。"
+            "kintoneアプリの設定でAPIトークンに「レコード閲覧」と「レコード編集」の権限を付与し、"
+            "アプリを更新してください。"
+        )
+    if isinstance(error, KintoneNotFoundError):
+        return (
+            f"kintoneアプリ（アプリID: {app_id}）が見つかりません。"
+            "「Step3. kintone連携設定」のkintone アプリIDを確認してください。"
+        )
+    if isinstance(error, KintoneValidationError):
+        field = f"「{error.field_code}」" if error.field_code else ""
+        record = f"（レコード番号: {error.record_id}）" if error.record_id else ""
+        return (
+            f"kintoneのフィールド{field}に顧客閲覧URLを書き込めませんでした{record}: {error.message} "
+            "連携先のkintone項目の設定（文字数制限・リンクの種類など）を確認してください。"
+        )
+    if isinstance(error, KintoneThrottledError):
+        return "kintoneへの同時アクセスが多すぎるため、処理を中止しました。時間を置いて再度実行してください。"
+    if isinstance(error, KintoneNetworkError | KintoneServerError):
+        return (
+            "kintoneに接続できませんでした。「Step3. kintone連携設定」のサブドメイン名を確認し、"
+            "時間を置いて再度実行してください。"
+        )
+    return (
+        f"kintoneでエラーが発生しました（{error.code}）。"
+        "時間を置いて再度実行しても解消しない場合は、サポートにご連絡ください。"
+    )
+
+
+# --- the run handler -----------------------------------------------------------------------
+
+
+def make_clients(config: ConnectorConfig, *, allow_local: bool, redis_conn=None):
+    """The kintone and 配配メール clients of `config`, with shared daily budgets when Redis is given."""
+    kintone_ledger = haihai_ledger = None
+    if redis_conn is not None:
+        kintone_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=KINTONE_DAILY_CALLS)
+        haihai_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS)
+    kintone = KintoneClient(
+        config.kintone.base_url, api_tokens=[config.kintone.api_token], ledger=kintone_ledger
+    )
+    try:
+        haihai = HaihaiClient(
+            config.haihai.base_url,
+            config.haihai.login_id,
+            config.haihai.api_token,
+            allow_local=allow_local,
+            ledger=haihai_ledger,
+        )
+    except BaseException:
+        kintone.close()
+        raise
+    return kintone, haihai
+
+
+@register_handler(VIEW_URL)
+def run_view_url(context: RunContext) -> RunOutcome:
+    """Run handler of 顧客閲覧URL連携."""
+    from flask import current_app
+
+    from jobs.queues import get_redis
+
+    config = context.config
+    if config.kintone is None:
+        raise RunFailed(MSG_NO_KINTONE, code="settings")
+    if config.haihai is None:
+        raise RunFailed(MSG_NO_HAIHAI, code="settings")
+    try:
+        kintone, haihai = make_clients(
+            config,
+            allow_local=bool(current_app.config.get("HAIHAI_ALLOW_LOCAL_URLS")),
+            redis_conn=get_redis(),
+        )
+    except ValueError as error:
+        raise RunFailed(
+            "接続先の設定が正しくありません。「Step2. 配配メール連携設定」と「Step3. kintone連携設定」を確認してください。",
+            code="settings",
+        ) from error
+    try:
+        result = sync_view_urls(config, kintone=kintone, haihai=haihai, progress=context.progress)
+    except (KintoneError, BudgetExceeded) as error:
+        raise RunFailed(
+            kintone_failure(error, config.kintone.app_id),
+            code="kintone",
+            processed=getattr(error, "processed", None),
+            total=getattr(error, "total", None),
+        ) from error
+    except HaihaiError as error:
+        raise RunFailed(
+            error.user_message,
+            code="haihai",
+            processed=getattr(error, "processed", None),
+            total=getattr(error, "total", None),
+        ) from error
+    finally:
+        kintone.close()
+        haihai.close()
+    log.info(
+        "view url sync done run_id=%s task_id=%s read=%s matched=%s updated=%s kintone_calls=%s haihai_calls=%s",
+        context.run_id,
+        context.run_id,
+        result.read,
+        result.matched,
+        result.updated,
+        result.kintone_calls,
+        result.haihai_calls,
+    )
+    return RunOutcome(processed=result.processed, total=result.read)

@@ -1,0 +1,346 @@
+"""The WSGI application: routing, parameters, authentication, limits, faults, latency, stats."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import re
+import time
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request, Response
+
+from sandbox.kintone import admin
+from sandbox.kintone.api import KNOWN_ENDPOINTS, ROUTES, Auth, Call, RawBody
+from sandbox.kintone.errors import MESSAGES, KintoneError, coded, msg
+from sandbox.kintone.store import ADMINISTRATOR, Domain, Fault, State
+
+_REST_PATH = re.compile(
+    r"/(?P<sub>[^/]+)(?P<api>/k(?:/guest/(?P<guest>\d+))?/v1/(?P<preview>preview/)?"
+    r"(?P<endpoint>[A-Za-z/]+)\.json)"
+)
+_INDEXED = re.compile(r"([^\[\]]+)\[(\d*)\](?:\[([^\[\]]+)\])?")
+_METHODS = ("GET", "POST", "PUT", "DELETE")
+MAX_TOKENS_PER_REQUEST = 9
+
+
+def parse_query_string(args: MultiDict) -> dict[str, Any]:
+    """Query-string parameters with `name[0]=` (and `name[0][key]=`) arrays rebuilt."""
+    out: dict[str, Any] = {}
+    arrays: dict[str, dict[int, Any]] = {}
+    for key, value in args.items(multi=True):
+        match = _INDEXED.fullmatch(key)
+        if not match:
+            out[key] = value
+            continue
+        name, index, sub = match.groups()
+        slots = arrays.setdefault(name, {})
+        position = int(index) if index else len(slots)
+        if sub:
+            slot = slots.setdefault(position, {})
+            if isinstance(slot, dict):
+                slot[sub] = value
+        else:
+            slots[position] = value
+    for name, slots in arrays.items():
+        out[name] = [slots[i] for i in sorted(slots)]
+    return out
+
+
+def request_language(request: Request, default: str) -> str:
+    """'ja' or 'en' from Accept-Language (highest q wins); the default without a header."""
+    header = request.headers.get("Accept-Language", "").strip()
+    if not header or header == "*":
+        return default
+    best, best_q = None, -1.0
+    for part in header.split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > best_q:
+            best, best_q = tag.lower(), quality
+    if best is None or best == "*":
+        return default
+    return "ja" if best.startswith("ja") else "en"
+
+
+def authenticate(request: Request, domain: Domain) -> Auth:
+    """Password beats tokens; no credentials -> 401 CB_AU01."""
+    header = request.headers.get("X-Cybozu-Authorization")
+    if header:
+        try:
+            decoded = base64.b64decode(header.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise coded(401, "CB_WA01") from None
+        login, sep, password = decoded.partition(":")
+        user = domain.users.get(login)
+        if not sep or user is None or user.password != password:
+            raise coded(401, "CB_WA01")
+        return Auth(user.entity(), True)
+    headers = request.headers.getlist("X-Cybozu-API-Token")
+    if headers:
+        values = [v.strip() for h in headers for v in h.split(",") if v.strip()]
+        if len(values) > MAX_TOKENS_PER_REQUEST:
+            raise KintoneError(400, "CB_IL02", msg("too_many_tokens"))
+        tokens: dict[int, frozenset[str]] = {}
+        found = []
+        for value in values:
+            token = domain.tokens.get(value)
+            if token is None or not token.active:
+                raise coded(400, "GAIA_IA02")
+            found.append(token)
+        if not found:
+            raise coded(400, "GAIA_IA02")
+        for token in found:
+            if token.app in tokens:
+                raise coded(400, "GAIA_DA03")
+            tokens[token.app] = token.permissions
+        return Auth(ADMINISTRATOR, False, tokens)
+    raise coded(401, "CB_AU01")
+
+
+class KintoneSandbox:
+    """WSGI callable serving the kintone REST API and the `/_sandbox` admin API."""
+
+    def __init__(self, data: dict | None = None) -> None:
+        self.state = State()
+        self.initial_data = data
+        if data:
+            admin.load_data(self.state, data)
+
+    def __call__(self, environ: dict, start_response):
+        request = Request(environ)
+        try:
+            if request.path.startswith("/_sandbox/"):
+                response = self.admin(request)
+            else:
+                response = self.rest(request)
+        finally:
+            request.close()
+        return response(environ, start_response)
+
+    # -- admin -----------------------------------------------------------------------------------
+
+    def admin(self, request: Request) -> Response:
+        """Dispatch `/_sandbox/<name>`."""
+        name = request.path[len("/_sandbox/") :].strip("/")
+        method = request.method
+        state = self.state
+        try:
+            body = self._admin_body(request)
+            args = request.args.to_dict()
+            with state.lock:
+                if (method, name) == ("POST", "reset"):
+                    result = admin.reset(state)
+                    if self.initial_data:
+                        admin.load_data(state, self.initial_data)
+                elif (method, name) == ("POST", "apps"):
+                    result = admin.create_app(state, body)
+                elif (method, name) == ("POST", "tokens"):
+                    result = admin.create_token(state, body)
+                elif (method, name) == ("POST", "users"):
+                    result = admin.create_user(state, body)
+                elif (method, name) == ("POST", "records"):
+                    result = admin.load_records(state, body)
+                elif (method, name) == ("GET", "records"):
+                    result = admin.dump_records(state, args)
+                elif method in ("POST", "PUT") and name == "fields":
+                    result = admin.change_fields(state, body)
+                elif (method, name) == ("POST", "config"):
+                    result = admin.set_config(state, body)
+                elif (method, name) == ("GET", "config"):
+                    result = admin.config_json(state)
+                elif (method, name) == ("GET", "stats"):
+                    result = admin.stats(state, args)
+                elif (method, name) == ("POST", "stats/reset"):
+                    result = admin.reset_stats(state, body)
+                else:
+                    raise admin.AdminError(404, f"no admin endpoint {method} /_sandbox/{name}")
+                payload = _dumps(result)
+        except admin.AdminError as exc:
+            return Response(_dumps(exc.body()), exc.status, content_type="application/json")
+        except KintoneError as exc:
+            return Response(_dumps(exc.body("en")), exc.status, content_type="application/json")
+        return Response(payload, 200, content_type="application/json; charset=utf-8")
+
+    @staticmethod
+    def _admin_body(request: Request) -> dict:
+        raw = request.get_data()
+        if not raw:
+            return {}
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise admin.AdminError(400, "body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise admin.AdminError(400, "body must be a JSON object")
+        return body
+
+    # -- REST ------------------------------------------------------------------------------------
+
+    def rest(self, request: Request) -> Response:
+        """Serve one kintone REST call."""
+        state = self.state
+        lang = request_language(request, state.config.language)
+        match = _REST_PATH.fullmatch(request.path)
+        if not match:
+            return _error(coded(404, "GAIA_NF01"), lang, {})
+        method = request.method
+        override = request.headers.get("X-HTTP-Method-Override")
+        bad_override = False
+        if override is not None and method == "POST":
+            if override in _METHODS:
+                method = override
+            else:
+                bad_override = True
+        api_path = match.group("api")
+        with state.lock:
+            domain = state.domain(match.group("sub"))
+            domain.calls[f"{method} {api_path}"] += 1
+        limit = state.config.concurrency_limit
+        with state.running_lock:
+            rejected = domain.running >= limit
+            if not rejected:
+                domain.running += 1
+            running = domain.running
+        headers = {
+            "X-ConcurrencyLimit-Limit": str(limit),
+            "X-ConcurrencyLimit-Running": str(running),
+        }
+        if rejected:
+            headers["X-Cybozu-Error"] = "GAIA_TO04"
+            return _error(coded(429, "GAIA_TO04"), lang, headers)
+        try:
+            latency = state.config.latency_ms
+            if latency:
+                time.sleep(latency / 1000)
+            fault = self._take_fault(method, api_path, request.path)
+            if fault is not None:
+                return _fault_response(fault, lang, headers)
+            if bad_override:
+                raise coded(400, "CB_IL02")
+            return self._handle(request, match, method, domain, headers, lang)
+        except KintoneError as exc:
+            return _error(exc, lang, headers)
+        finally:
+            with state.running_lock:
+                domain.running -= 1
+
+    def _take_fault(self, method: str, api_path: str, full_path: str) -> Fault | None:
+        with self.state.lock:
+            faults = self.state.config.faults
+            for fault in faults:
+                if fault.method and fault.method.upper() != method:
+                    continue
+                if not (
+                    fnmatch.fnmatchcase(api_path, fault.path)
+                    or fnmatch.fnmatchcase(full_path, fault.path)
+                ):
+                    continue
+                fault.times -= 1
+                if fault.times <= 0:
+                    faults.remove(fault)
+                return fault
+        return None
+
+    def _handle(
+        self,
+        request: Request,
+        match: re.Match,
+        method: str,
+        domain: Domain,
+        headers: dict[str, str],
+        lang: str,
+    ) -> Response:
+        preview = bool(match.group("preview"))
+        endpoint = match.group("endpoint")
+        guest = int(match.group("guest")) if match.group("guest") else None
+        handler = ROUTES.get((method, preview, endpoint))
+        if handler is None:
+            if (preview, endpoint) in KNOWN_ENDPOINTS:
+                raise KintoneError(405, "CB_IL02", msg("method_not_allowed"))
+            raise coded(404, "GAIA_NF01")
+        state = self.state
+        with state.lock:
+            auth = authenticate(request, domain)
+            params, files = _params(request)
+            self._count_daily(domain, endpoint, params)
+            call = Call(state, domain, guest, params, auth, files=files, headers=headers)
+            body = handler(call, params)
+            if isinstance(body, RawBody):
+                return Response(body.data, 200, content_type=body.content_type, headers=headers)
+            payload = _dumps(body)
+        return Response(
+            payload, 200, content_type="application/json; charset=utf-8", headers=headers
+        )
+
+    def _count_daily(self, domain: Domain, endpoint: str, params: dict) -> None:
+        raw = params.get("id") if endpoint == "app" else params.get("app")
+        try:
+            app_id = int(raw)
+        except (TypeError, ValueError):
+            return
+        domain.daily[(admin.today_key(self.state.clock.now()), app_id)] += 1
+
+
+def _params(request: Request) -> tuple[dict, Any]:
+    """Query string plus JSON body (body wins); multipart bodies give files instead."""
+    params = parse_query_string(request.args)
+    if request.mimetype == "multipart/form-data":
+        params.update(request.form.to_dict())
+        return params, request.files
+    raw = request.get_data()
+    if raw and raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise coded(400, "CB_IJ01") from None
+        if not isinstance(body, dict):
+            raise coded(400, "CB_IJ01")
+        params.update(body)
+    return params, None
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _error(exc: KintoneError, lang: str, headers: dict[str, str]) -> Response:
+    return Response(
+        _dumps(exc.body(lang)),
+        exc.status,
+        content_type="application/json; charset=utf-8",
+        headers=headers,
+    )
+
+
+def _fault_response(fault: Fault, lang: str, headers: dict[str, str]) -> Response:
+    if not fault.code:
+        # Like kintone's maintenance page: not JSON at all.
+        html = f"<html><body><h1>{fault.status}</h1><p>{fault.message or ''}</p></body></html>"
+        return Response(html, fault.status, content_type="text/html; charset=utf-8")
+    exc = KintoneError(fault.status, fault.code, msg("fault"))
+    body = exc.body(lang)
+    if fault.message:
+        body["message"] = fault.message
+    elif fault.code in _KNOWN_CODES:
+        body["message"] = msg(fault.code).render(lang)
+    out_headers = dict(headers)
+    if fault.status == 429 or fault.code == "GAIA_TO04":
+        out_headers["X-Cybozu-Error"] = fault.code
+    return Response(
+        _dumps(body),
+        fault.status,
+        content_type="application/json; charset=utf-8",
+        headers=out_headers,
+    )
+
+
+_KNOWN_CODES = frozenset(key for key in MESSAGES if re.fullmatch(r"[A-Z]+_[A-Z]+\d+", key))
