@@ -27,6 +27,13 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
 
+    if app.config.get("PROXY_FIX_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        # Login throttling counts per client address; behind a proxy that is X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -53,9 +60,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.connectors.views import bp as connectors_bp
     from portal.health import bp as health_bp
     from portal.runs.views import bp as runs_bp
+    from portal.settings.views import bp as settings_bp
     from portal.web.assets import bp as assets_bp
 
-    for blueprint in (assets_bp, health_bp, auth_bp, connectors_bp, runs_bp):
+    for blueprint in (assets_bp, health_bp, auth_bp, connectors_bp, runs_bp, settings_bp):
         app.register_blueprint(blueprint)
 
 

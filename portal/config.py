@@ -55,6 +55,14 @@ def load_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "IDLE_TIMEOUT_MINUTES": int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30")),
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": int(
+            os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
+        ),
+        "LOGIN_LOCK_MINUTES": int(os.environ.get("LOGIN_LOCK_MINUTES", "15")),
+        "LOGIN_FAILURE_WINDOW_MINUTES": int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15")),
+        # Number of reverse proxies in front of the web process whose X-Forwarded-* to trust.
+        "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
         "ASSETS_FOLDER": os.environ.get(
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")

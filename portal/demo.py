@@ -54,7 +54,7 @@ def _ensure_demo_account(instance: Path) -> str:
     """Create the demo account if missing; return the line telling how to sign in."""
     from sqlmodel import select
 
-    from portal.accounts_service import create_account
+    from portal.auth.service import create_account
     from portal.db import session_scope
     from portal.models import Account
 
@@ -130,7 +130,15 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
             ("kintone sandbox", "kintone", kintone_port),
             ("配配メール sandbox", "haihai", haihai_port),
         ):
-            args = [sys.executable, "-m", "sandbox", service, "--port", str(service_port), "--quiet"]
+            args = [
+                sys.executable,
+                "-m",
+                "sandbox",
+                service,
+                "--port",
+                str(service_port),
+                "--quiet",
+            ]
             processes.append((name, _spawn(name, args, env)))
         _wait_until_up(kintone_url + "/_sandbox/stats")
         _wait_until_up(haihai_url + "/_sandbox/stats")

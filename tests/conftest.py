@@ -179,3 +179,20 @@ def app(app_config):
 def client(app):
     """A Flask test client of `app`."""
     return app.test_client()
+
+
+@pytest.fixture
+def account(app):
+    """A ready-to-use account (password already changed)."""
+    from portal.auth.testing import create_account
+
+    return create_account(app)
+
+
+@pytest.fixture
+def signed_in_client(app, client, account):
+    """A test client signed in as `account`."""
+    from portal.auth.testing import sign_in
+
+    sign_in(client, account)
+    return client

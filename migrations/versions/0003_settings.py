@@ -1,7 +1,7 @@
 """settings: Steps 1–4 and Step7 of 連携設定 (encrypted secrets are Text ciphertext)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 13:21:37.227949
 """
 
@@ -12,7 +12,7 @@ import portal.models.common  # noqa: F401 - custom column types
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -45,7 +45,7 @@ class MappingRow:
 
 def rows_from_form(form: Mapping[str, Any]) -> list[MappingRow]:
     """The mapping rows posted in `form`, in the order of their indexes."""
-    indexes = sorted(int(m.group(1)) for key in form.keys() if (m := _ROW_KEY.fullmatch(key)))
+    indexes = sorted(int(m.group(1)) for key in form if (m := _ROW_KEY.fullmatch(key)))
     rows = []
     for index in indexes:
         code = (form.get(f"mapping-{index}-kintone") or "").strip()
@@ -88,7 +88,9 @@ def resolve_names(rows: list[MappingRow], snapshot: Mapping[str, Any]) -> list[M
                 None,
             )
             resolved.append(
-                replace(row, haihai_item_id=str(match["id"])) if match else replace(row, haihai_item="")
+                replace(row, haihai_item_id=str(match["id"]))
+                if match
+                else replace(row, haihai_item="")
             )
     return resolved
 

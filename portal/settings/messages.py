@@ -26,12 +26,8 @@ HAIHAI_ITEM_DELETED = (
 HAIHAI_GROUP_DELETED = (
     "配配メールから配信グループが削除されているため、配信グループIDの指定がクリアされました。"
 )
-HAIHAI_STEP_PLAN_DELETED = (
-    "配配メールからステップメールが削除されているため、ステップメールプランIDの指定がクリアされました。"
-)
-HAIHAI_FORM_DELETED = (
-    "配配メールからフォームが削除されているため、Bridgeフォーム連携のフォームの指定がクリアされました。"
-)
+HAIHAI_STEP_PLAN_DELETED = "配配メールからステップメールが削除されているため、ステップメールプランIDの指定がクリアされました。"
+HAIHAI_FORM_DELETED = "配配メールからフォームが削除されているため、Bridgeフォーム連携のフォームの指定がクリアされました。"
 
 # Dialog headings and column titles of 付録6.
 GROUP_MAPPINGS = "連携項目"
@@ -62,7 +58,9 @@ EMAIL_FIRST = (
     "最初にメールアドレスが設定されているkintone項目を追加し、配配メールの「メールアドレス」項目と"
     "紐づけてください。"
 )
-EMAIL_FIELD_TYPE = "メールアドレス項目には、文字列 (1行)またはリンクのkintone項目を選択してください。"
+EMAIL_FIELD_TYPE = (
+    "メールアドレス項目には、文字列 (1行)またはリンクのkintone項目を選択してください。"
+)
 EMAIL_ROW_NOT_REMOVABLE = "メールアドレス項目を削除する前に、他の連携項目を削除してください。"
 KINTONE_FIELD_UNKNOWN = (
     "kintone項目「{name}」はkintoneアプリに存在しないか、連携できない項目です。"
@@ -79,12 +77,13 @@ EMAIL_NAME_MISMATCH = (
     "「{name}」を入力してください。"
 )
 CHOOSE_FIELD_TO_ADD = "追加するkintone項目を選択してください。"
-CHOOSE_TIMING = "連携タイミングを選択してください。"
 VIEW_URL_FIELD_REQUIRED = "連携先のkintone項目を選択してください。"
 VIEW_URL_FIELD_TYPE = (
     "連携先には、文字列 (1行)、文字列 (複数行)、リンクのいずれかのkintone項目を選択してください。"
 )
-SAVE_FAILED = "入力内容にエラーがあります。各項目のメッセージを確認してください。保存されていません。"
+SAVE_FAILED = (
+    "入力内容にエラーがあります。各項目のメッセージを確認してください。保存されていません。"
+)
 SAVED = "保存しました。"
 KINTONE_LABEL_RENAMED = (
     "kintone項目「{old}」の表示名が「{new}」に変更されました。"
@@ -103,14 +102,14 @@ KINTONE_NO_ACCESS = (
     "kintone APIトークンにこのアプリへのアクセス権がありません。"
     "APIトークンがアプリID「{app_id}」のアプリで発行されたものか確認してください。"
 )
-KINTONE_UNREACHABLE = (
-    "kintoneに接続できませんでした。kintoneサブドメイン名を確認し、時間を置いて再度実行してください。"
-)
+KINTONE_UNREACHABLE = "kintoneに接続できませんでした。kintoneサブドメイン名を確認し、時間を置いて再度実行してください。"
 KINTONE_OTHER = "kintoneでエラーが発生しました（{code}）。{message}"
 KINTONE_PERMISSIONS_MISSING = (
     "kintone APIトークンに次のアクセス権がありません: {missing}。"
     "kintoneアプリの設定でAPIトークンの「レコード閲覧」と「レコード編集」にチェックを入れ、"
     "アプリを更新してください。"
 )
-KINTONE_PERMISSIONS_OK = "接続を確認しました。APIトークンに「レコード閲覧」「レコード編集」のアクセス権があります。"
+KINTONE_PERMISSIONS_OK = (
+    "接続を確認しました。APIトークンに「レコード閲覧」「レコード編集」のアクセス権があります。"
+)
 PERMISSION_LABELS = {"view": "レコード閲覧", "add": "レコード追加", "edit": "レコード編集"}

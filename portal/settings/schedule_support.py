@@ -1,49 +1,57 @@
-"""The settings page's link to the run machinery: schedule fields, storage and the §4.2 check.
+"""The settings page's link to the run machinery: the schedule editor, storage, the §4.2 check.
 
-Sections call these functions instead of importing the runs package themselves, so the page
-depends on one small surface: parse/render values of the schedule editor macro, the stored
-ScheduleSpec of a process, replace_schedules, and the save-time overlap check (付録6.3).
+Sections call these functions instead of reaching into the runs package themselves, so the page
+depends on one small surface: parsing and re-rendering the schedule editor
+(portal.runs.schedule_form), the stored ScheduleSpec of a process, replace_schedules, and the
+save-time overlap check of 付録6.3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
+from portal.runs import schedule_form
+from portal.runs.schedule_form import EditorValues, ScheduleCheck, ScheduleFormError
 from portal.syncs.config import ScheduleSpec
 
-
-@dataclass(frozen=True)
-class ScheduleCheck:
-    """Outcome of the save-time check: errors refuse the save, confirmations ask first."""
-
-    errors: list[str] = field(default_factory=list)
-    confirmations: list[str] = field(default_factory=list)
-
-
-def parse_schedule(form: MultiDict, prefix: str) -> tuple[ScheduleSpec | None, dict[str, str]]:
-    """The ScheduleSpec posted by the schedule editor named `prefix` → (spec, field errors)."""
-    from portal.runs import schedule_form
-
-    return schedule_form.parse_schedule(form, prefix)
+__all__ = [
+    "EditorValues",
+    "ScheduleCheck",
+    "check_schedules",
+    "parse_timing",
+    "posted_editor",
+    "replace",
+    "stored_editor",
+    "stored_spec",
+]
 
 
-def posted_schedule(form: MultiDict, prefix: str) -> dict[str, Any]:
-    """The schedule editor's values as posted (to re-render a refused form)."""
-    from portal.runs import schedule_form
+def parse_timing(
+    form: MultiDict, prefix: str, variant: str = "standard"
+) -> tuple[str | None, ScheduleSpec | None, dict[str, str]]:
+    """(連携タイミング, spec, field errors) posted by the schedule editor named `prefix`."""
+    try:
+        timing, spec = schedule_form.parse_schedule_form(form, prefix, variant)
+    except ScheduleFormError as invalid:
+        posted = form.get(schedule_form.field_name(prefix, "timing"))
+        return (posted if posted in schedule_form.TIMING_LABELS else None), None, invalid.errors
+    return timing, spec, {}
 
-    return schedule_form.posted_values(form, prefix)
+
+def posted_editor(form: MultiDict, prefix: str, variant: str = "standard") -> EditorValues:
+    """The editor's values as posted (to re-render a refused form unchanged)."""
+    return schedule_form.editor_values_from_form(form, prefix, variant)
 
 
-def stored_schedule(session: Session, connector_id: str, process_key: str) -> dict[str, Any]:
-    """The schedule editor's values for the stored schedule of `process_key`."""
-    from portal.runs import schedule_form
-
-    return schedule_form.spec_values(stored_spec(session, connector_id, process_key))
+def stored_editor(
+    session: Session, connector_id: str, process_key: str, timing: str, variant: str = "standard"
+) -> EditorValues:
+    """The editor's values for the stored timing and schedule of `process_key`."""
+    spec = stored_spec(session, connector_id, process_key) if timing == "schedule" else None
+    return schedule_form.editor_values(timing, spec, variant)
 
 
 def stored_spec(session: Session, connector_id: str, process_key: str) -> ScheduleSpec | None:
@@ -62,7 +70,4 @@ def replace(session: Session, connector_id: str, specs: Mapping[str, ScheduleSpe
 
 def check_schedules(specs: Mapping[str, ScheduleSpec | None]) -> ScheduleCheck:
     """The 付録6.3 check over every schedule the page is about to save."""
-    from portal.runs import schedule_form
-
-    result = schedule_form.check_overlaps(specs)
-    return ScheduleCheck(list(result.errors), list(result.confirmations))
+    return schedule_form.check_schedules_for_save(specs)

@@ -123,9 +123,7 @@ class Section:
         """Schedules this section configures, by run process key (None: not scheduled)."""
         return {}
 
-    def on_kintone_drift(
-        self, ctx: SectionContext, changes: list[FieldChange]
-    ) -> list[DriftEntry]:
+    def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         """Remove stored settings that changed kintone fields break; describe each removal."""
         return []
 

@@ -217,7 +217,9 @@ def load_connector_config(
     values: dict[str, Any] = {
         "connector_id": connector.id,
         "name": connector.name,
-        "timezone": account.timezone if account else app_config.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
+        "timezone": account.timezone
+        if account
+        else app_config.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
         "kintone": kintone,
         "haihai": haihai,
         "kintone_fields": dict(settings.kintone_fields or {}),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import delete, select
 from werkzeug.datastructures import MultiDict
 
-from portal.crypto import is_placeholder, mask
+from portal.crypto import SECRET_PLACEHOLDER, is_placeholder, mask
 from portal.integrations.haihai import parse_haihai_url
 from portal.models.common import utcnow
 from portal.models.settings import (
@@ -40,7 +40,12 @@ from portal.settings.sections import (
     register_section,
 )
 from portal.syncs.config import FieldMapping, ViewUrlSetting
-from portal.syncs.kintone_schema import ChangeKind, FieldChange, type_label
+from portal.syncs.kintone_schema import (
+    ChangeKind,
+    FieldChange,
+    recommended_haihai_type,
+    type_label,
+)
 
 NAME_MAX = 100
 TEXT_MAX = 255
@@ -157,9 +162,7 @@ class HaihaiData:
     method: str
 
 
-def parse_haihai_access(
-    form: MultiDict, ctx: SectionContext
-) -> tuple[HaihaiData, dict[str, str]]:
+def parse_haihai_access(form: MultiDict, ctx: SectionContext) -> tuple[HaihaiData, dict[str, str]]:
     """Validate 配配メールURL, ログインID and APIトークン (shared by 保存 and the sync button)."""
     errors: dict[str, str] = {}
     raw_url = (form.get("haihai_url") or "").strip()
@@ -215,7 +218,13 @@ class HaihaiSection(Section):
         }
 
     def view_context(self, ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
-        return sync_view(ctx.settings.haihai_synced_at, ctx.settings.haihai_sync_report)
+        view = sync_view(ctx.settings.haihai_synced_at, ctx.settings.haihai_sync_report)
+        snapshot = ctx.haihai_snapshot
+        view["counts"] = {
+            key: len(snapshot.get(key, [])) for key in ("items", "groups", "step_plans", "forms")
+        }
+        view["drift_headline"] = msg.HAIHAI_DRIFT_HEADLINE
+        return view
 
     def parse(self, form: MultiDict, ctx: SectionContext) -> tuple[HaihaiData, dict[str, str]]:
         data, errors = parse_haihai_access(form, ctx)
@@ -243,6 +252,7 @@ def sync_view(synced_at, report: dict | None) -> dict[str, Any]:
     """Template values of a sync area: last time, warnings, removals of the last re-sync."""
     report = report or {}
     return {
+        "placeholder": SECRET_PLACEHOLDER,
         "synced_at": synced_at,
         "warnings": list(report.get("warnings", [])),
         "entries": [DriftEntry.from_json(e) for e in report.get("entries", [])],
@@ -326,6 +336,7 @@ class KintoneSection(Section):
         view = sync_view(ctx.settings.kintone_synced_at, ctx.settings.kintone_sync_report)
         view["app_name"] = ctx.settings.kintone_app_name
         view["field_count"] = len(ctx.kintone_fields)
+        view["drift_headline"] = msg.KINTONE_DRIFT_HEADLINE
         return view
 
     def parse(self, form: MultiDict, ctx: SectionContext) -> tuple[KintoneData, dict[str, str]]:
@@ -386,9 +397,12 @@ def mapping_view(
         for item in snapshot.get("items", [])
     ]
     return {
-        "rows": describe_rows(rows, ctx.kintone_fields),
+        "rows": [
+            {**row, "recommended": recommended_haihai_type(row["kintone_type"])}
+            for row in describe_rows(rows, ctx.kintone_fields)
+        ],
         "addable": addable_fields(rows, ctx.kintone_fields),
-        "items": items,
+        "haihai_items": items,
         "method": method,
         "synced": method == HAIHAI_METHOD_SYNCED,
         "has_kintone_fields": bool(ctx.kintone_fields),
@@ -448,9 +462,7 @@ class MappingSection(Section):
         ctx.settings.email_display_name = data.email_display_name
         ctx.session.add(ctx.settings)
 
-    def on_kintone_drift(
-        self, ctx: SectionContext, changes: list[FieldChange]
-    ) -> list[DriftEntry]:
+    def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         breaking = breaking_changes(changes)
         kept, entries = [], []
         for row in stored_rows(ctx):
@@ -528,7 +540,9 @@ class MappingSection(Section):
 
 def replace_mapping_rows(ctx: SectionContext, rows: list[MappingRow]) -> None:
     """Make `rows` the connector's complete mapping (positions follow the list order)."""
-    ctx.session.exec(delete(FieldMappingRow).where(FieldMappingRow.connector_id == ctx.connector.id))
+    ctx.session.exec(
+        delete(FieldMappingRow).where(FieldMappingRow.connector_id == ctx.connector.id)
+    )
     ctx.session.flush()
     for position, row in enumerate(rows):
         ctx.session.add(
@@ -559,7 +573,11 @@ class ViewUrlData:
 def view_url_candidates(kintone_fields: dict[str, Any]) -> list[dict[str, str]]:
     """Fields of the synced app that may receive the URL (付録3: 文字列(1行)/(複数行)/リンク)."""
     return [
-        {"code": code, "label": str(prop.get("label", code)), "type_label": type_label(prop["type"])}
+        {
+            "code": code,
+            "label": str(prop.get("label", code)),
+            "type_label": type_label(prop["type"]),
+        }
         for code, prop in kintone_fields.items()
         if prop.get("type") in VIEW_URL_FIELD_TYPES
     ]
@@ -573,6 +591,7 @@ class ViewUrlSection(Section):
     title = "Step7. 顧客閲覧URL連携"
     template = "settings/_step7.html"
     refresh_on = (KINTONE_SYNCED,)
+    group_title = "顧客閲覧URL連携"
 
     def _row(self, ctx: SectionContext) -> ViewUrlSettingsRow:
         return ctx.session.get(ViewUrlSettingsRow, ctx.connector.id) or ViewUrlSettingsRow(
@@ -582,31 +601,27 @@ class ViewUrlSection(Section):
     def stored_values(self, ctx: SectionContext) -> dict[str, Any]:
         row = self._row(ctx)
         return {
-            "view_url_timing": row.timing,
+            "schedule": schedule_support.stored_editor(
+                ctx.session, ctx.connector.id, VIEW_URL_PROCESS, row.timing
+            ),
             "view_url_target": row.target_field or "",
-            "schedule": schedule_support.stored_schedule(ctx.session, ctx.connector.id, VIEW_URL_PROCESS),
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
         return {
-            "view_url_timing": form.get("view_url_timing", ""),
+            "schedule": schedule_support.posted_editor(form, VIEW_URL_PROCESS),
             "view_url_target": form.get("view_url_target", ""),
-            "schedule": schedule_support.posted_schedule(form, VIEW_URL_PROCESS),
         }
 
     def view_context(self, ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "candidates": view_url_candidates(ctx.kintone_fields),
             "has_kintone_fields": bool(ctx.kintone_fields),
-            "schedule_prefix": VIEW_URL_PROCESS,
-            "process_key": VIEW_URL_PROCESS,
+            "prefix": VIEW_URL_PROCESS,
         }
 
     def parse(self, form: MultiDict, ctx: SectionContext) -> tuple[ViewUrlData, dict[str, str]]:
-        errors: dict[str, str] = {}
-        timing = (form.get("view_url_timing") or "off").strip()
-        if timing not in TIMINGS:
-            errors["view_url_timing"] = msg.CHOOSE_TIMING
+        timing, spec, errors = schedule_support.parse_timing(form, VIEW_URL_PROCESS)
         target = (form.get("view_url_target") or "").strip() or None
         if timing in ("manual", "schedule"):
             prop = ctx.kintone_fields.get(target) if target else None
@@ -614,11 +629,7 @@ class ViewUrlSection(Section):
                 errors["view_url_target"] = msg.VIEW_URL_FIELD_REQUIRED
             elif prop is None or prop.get("type") not in VIEW_URL_FIELD_TYPES:
                 errors["view_url_target"] = msg.VIEW_URL_FIELD_TYPE
-        schedule = None
-        if timing == "schedule":
-            schedule, schedule_errors = schedule_support.parse_schedule(form, VIEW_URL_PROCESS)
-            errors.update(schedule_errors)
-        return ViewUrlData(timing, schedule, target), errors
+        return ViewUrlData(timing or "off", spec, target), errors
 
     def store(self, ctx: SectionContext, data: ViewUrlData) -> None:
         row = self._row(ctx)
@@ -629,9 +640,7 @@ class ViewUrlSection(Section):
     def schedules(self, data: ViewUrlData) -> dict[str, Any]:
         return {VIEW_URL_PROCESS: data.schedule if data.timing == "schedule" else None}
 
-    def on_kintone_drift(
-        self, ctx: SectionContext, changes: list[FieldChange]
-    ) -> list[DriftEntry]:
+    def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         row = ctx.session.get(ViewUrlSettingsRow, ctx.connector.id)
         if row is None or not row.target_field:
             return []
@@ -642,7 +651,7 @@ class ViewUrlSection(Section):
         ctx.session.add(row)
         return [
             DriftEntry(
-                self.title.split(" ", 1)[1],
+                self.group_title,
                 (msg.HEADER_KINTONE_FIELD, msg.HEADER_ERROR),
                 (change.old_label or change.code, drift_reason(change)),
             )
@@ -651,15 +660,23 @@ class ViewUrlSection(Section):
     def config_values(self, ctx: SectionContext) -> dict[str, Any]:
         row = self._row(ctx)
         timing = row.timing if row.timing in TIMINGS else "off"
-        schedule = schedule_support.stored_spec(ctx.session, ctx.connector.id, VIEW_URL_PROCESS)
+        schedule = None
+        if timing == "schedule":
+            schedule = schedule_support.stored_spec(ctx.session, ctx.connector.id, VIEW_URL_PROCESS)
         return {
             "view_url": ViewUrlSetting(
                 timing=timing,  # type: ignore[arg-type]
-                schedule=schedule if timing == "schedule" else None,
+                schedule=schedule,
                 target_field=row.target_field,
             )
         }
 
 
-for _section in (BasicSection(), HaihaiSection(), KintoneSection(), MappingSection(), ViewUrlSection()):
+for _section in (
+    BasicSection(),
+    HaihaiSection(),
+    KintoneSection(),
+    MappingSection(),
+    ViewUrlSection(),
+):
     register_section(_section)

@@ -136,7 +136,9 @@ def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
             app = client.get_app(app_id)
             permissions = client.probe_permissions(app_id)
     except kintone_api.KintoneError as error:
-        log.info("settings_kintone_sync_failed connector_id=%s code=%s", ctx.connector.id, error.code)
+        log.info(
+            "settings_kintone_sync_failed connector_id=%s code=%s", ctx.connector.id, error.code
+        )
         raise SyncFailed(kintone_error_message(error, data.app_id)) from error
 
     settings = ctx.settings

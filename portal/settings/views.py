@@ -53,7 +53,7 @@ def _render_section(
     section: Section, ctx: SectionContext, form: MultiDict | None = None
 ) -> dict[str, Any]:
     values = section.posted_values(form, ctx) if form is not None else section.stored_values(ctx)
-    return {"section": section, "values": values, "view": section.view_context(ctx, values)}
+    return {"section": section, "vals": values, "view": section.view_context(ctx, values)}
 
 
 def _form_html(
@@ -100,9 +100,7 @@ def _section_html(
 def edit(connector_id: str):
     """The 連携設定 page with every Step, filled from the stored settings."""
     ctx = _context(connector_id)
-    return render_template(
-        "settings/edit.html", connector=ctx.connector, form_html=_form_html(ctx)
-    )
+    return render_template("settings/edit.html", connector=ctx.connector, form_html=_form_html(ctx))
 
 
 @bp.post("/connectors/<connector_id>/settings")
@@ -186,9 +184,7 @@ def haihai_sync(connector_id: str):
     try:
         syncing.sync_haihai(ctx, request.form)
     except syncing.SyncInputInvalid as invalid:
-        return hx_response(
-            _section_html("step2", ctx, request.form, invalid.errors), UNPROCESSABLE
-        )
+        return hx_response(_section_html("step2", ctx, request.form, invalid.errors), UNPROCESSABLE)
     except syncing.SyncFailed as failed:
         return hx_response(_section_html("step2", ctx, request.form, sync_error=failed.message))
     ctx = _context(connector_id)
@@ -204,9 +200,7 @@ def kintone_sync(connector_id: str):
     try:
         syncing.sync_kintone(ctx, request.form)
     except syncing.SyncInputInvalid as invalid:
-        return hx_response(
-            _section_html("step3", ctx, request.form, invalid.errors), UNPROCESSABLE
-        )
+        return hx_response(_section_html("step3", ctx, request.form, invalid.errors), UNPROCESSABLE)
     except syncing.SyncFailed as failed:
         return hx_response(_section_html("step3", ctx, request.form, sync_error=failed.message))
     ctx = _context(connector_id)
@@ -222,9 +216,7 @@ def kintone_check(connector_id: str):
     try:
         notice = syncing.check_kintone_connection(ctx, request.form)
     except syncing.SyncInputInvalid as invalid:
-        return hx_response(
-            _section_html("step3", ctx, request.form, invalid.errors), UNPROCESSABLE
-        )
+        return hx_response(_section_html("step3", ctx, request.form, invalid.errors), UNPROCESSABLE)
     except syncing.SyncFailed as failed:
         return _section_html("step3", ctx, request.form, check_error=failed.message)
     return _section_html("step3", ctx, request.form, check_notice=notice)
@@ -336,9 +328,7 @@ def mapping_dialog_update(connector_id: str):
                 ctx.kintone_fields,
                 method=state["method"],
                 snapshot=ctx.haihai_snapshot,
-                email_name=effective_email_name(
-                    state["email_custom"], state["email_display_name"]
-                ),
+                email_name=effective_email_name(state["email_custom"], state["email_display_name"]),
             )
         elif action == "remove":
             state["rows"] = remove_row(state["rows"], int(request.form.get("index", "-1")))

@@ -648,16 +648,14 @@ def run_customer_sync(
         writer = CsvPartWriter(converter.headers, encoding, max_part_bytes)
         keys = array("Q") if plan.needs_keys else None
         read = 0
-        first_part: CsvPart | None = None
         try:
             for record in records:
                 read += 1
                 part = _add_record(record, read, converter, writer, keys, state)
                 if part is not None:
-                    # A second part has begun, so the earlier part is not the whole result.
-                    if first_part is not None:
-                        sender.send(first_part, plan.options, haihai_failure)
-                    first_part = part
+                    # The writer closes a part only when the next row opened another one, so
+                    # this part is not the whole result: it goes without the stop option.
+                    sender.send(part, plan.options, haihai_failure)
                 if read % 500 == 0:
                     report(read, max(state.total, read))
         except KintoneError as error:
@@ -665,9 +663,7 @@ def run_customer_sync(
         state.total = max(state.total, read)
         last = writer.finish()
         report(read, state.total)
-        single = first_part is None and last is not None
-        if first_part is not None:
-            sender.send(first_part, plan.options, haihai_failure)
+        single = sender.parts_sent == 0 and last is not None
         if last is not None:
             # The vendor's own stop option is right only when this one file is the whole result.
             use_single = single and not state.refused_with_address
@@ -690,7 +686,8 @@ def run_customer_sync(
         if number == 1 and native_stop and plan.stop_missing:
             both = plan.single_options.status_change is StatusChange.BOTH
             outcome.stopped = None if both else result.state_changed
-    if plan.stop_missing and not native_stop and keys is not None:
+    no_addresses = keys is not None and len(keys) == 0
+    if plan.stop_missing and not native_stop and keys is not None and not no_addresses:
         outcome.stopped = _stop_missing_customers(
             haihai_client,
             plan,
@@ -715,7 +712,14 @@ def run_customer_sync(
         )
     elif part_jobs:
         outcome.notes.append(f"配配メールのジョブID: {part_jobs[0]}")
-    if plan.stop_missing:
+    if plan.stop_missing and no_addresses:
+        # Records without a single address say nothing about who left; stopping the whole
+        # target on such a result would be a disaster, so nobody is stopped.
+        outcome.stopped = 0
+        outcome.notes.append(
+            "kintoneアプリのデータにメールアドレスが1件もないため、配信停止への変更は行いませんでした。"
+        )
+    elif plan.stop_missing:
         count = "" if outcome.stopped is None else f" {outcome.stopped:,}件"
         stop_jobs = sender.job_ids[sender.parts_sent :]
         jobs = f"（ジョブID: {', '.join(stop_jobs)}）" if stop_jobs else ""

@@ -495,6 +495,7 @@ class AdminHandler:
         item.refresh()
         self._check_item(account, item, where)
         account.items[item.item_id] = item
+        account.claim_id("next_item_seq", item.item_id, "I")
         return item
 
     def _add_group(self, account: Account, spec: dict) -> Group:
@@ -511,6 +512,7 @@ class AdminHandler:
             lead_statuses=self._lead_statuses(spec.get("lead_statuses")),
         )
         account.groups[gid] = group
+        account.claim_id("next_group_seq", gid)
         return group
 
     @staticmethod
@@ -536,6 +538,7 @@ class AdminHandler:
             created_at=_time_field(spec, "created_at", self.store.now(), "plan"),
         )
         account.plans[spid] = plan
+        account.claim_id("next_plan_seq", spid)
         return plan
 
     def _form_fields(self, account: Account, spec: dict, form: Form) -> None:
@@ -580,6 +583,7 @@ class AdminHandler:
         )
         self._form_fields(account, spec, form)
         account.forms[form_id] = form
+        account.claim_id("next_form_seq", form_id)
         return form
 
     def _add_user(self, account: Account, spec: dict) -> User:
@@ -760,6 +764,8 @@ class AdminHandler:
                     customer.values[item_id] = value
             for m_index, m_spec in enumerate(spec.get("memberships") or []):
                 self._membership(account, customer, m_spec, now, f"{where}.memberships[{m_index}]")
+            if "error_count" in spec:
+                customer.error_count = int(spec["error_count"] or 0)
             customer.created_at = _time_field(spec, "created_at", customer.created_at, where)
             customer.updated_at = _time_field(spec, "updated_at", now, where)
         account.touch()
@@ -852,6 +858,7 @@ class AdminHandler:
     @staticmethod
     def _customer(account: Account, customer, base: str) -> dict:
         data = customer_json(account, customer, base)
+        data["error_count"] = customer.error_count
         data["values_by_id"] = {
             item_id: list(value) if isinstance(value, tuple) else value
             for item_id, value in customer.values.items()
@@ -892,6 +899,7 @@ class AdminHandler:
                 error_count=int(spec.get("error_count") or 0),
             )
             account.mails[mail_id] = mail
+            account.claim_id("next_mail_seq", mail_id)
             created.append(mail)
         return created
 
@@ -904,7 +912,7 @@ class AdminHandler:
             {
                 "ok": True,
                 "count": len(events),
-                "first_event_id": events[0].event_id if events else None,
+                "event_ids": [e.event_id or str(e.seq) for e in events],
             }
         )
 
@@ -964,6 +972,7 @@ class AdminHandler:
             )
         for mail_id, mail in auto_mails.items():
             account.mails.setdefault(mail_id, mail)
+            account.claim_id("next_mail_seq", mail_id)
         account.add_events(events)
         return events
 
@@ -1026,9 +1035,16 @@ class AdminHandler:
                 account.ensure_membership(customer, ("step", spid), answered_at, "admin")
             seq = account.next_answer_seq
             account.next_answer_seq += 1
+            answer_id = _opt_str(spec.get("answer_id"))
+            if answer_id is None:
+                answer_id = account.new_numeric_id("next_answer_id", account.answer_ids)
+            elif answer_id in account.answer_ids:
+                raise AdminError(f"{where}: answer_id {answer_id} already exists")
+            account.answer_ids[answer_id] = None
+            account.claim_id("next_answer_id", answer_id)
             answer = Answer(
                 seq=seq,
-                answer_id=_opt_str(spec.get("answer_id")) or str(seq),
+                answer_id=answer_id,
                 form_id=form_id,
                 answered_at=answered_at,
                 email=email,

@@ -569,6 +569,11 @@ class ApiHandler:
         if spec.admin_only and not user.is_admin:
             raise PlanNotAllowed("この機能は管理者ユーザーのみ利用できます")
 
+        if (request.form.get("return_format") or "json").strip().lower() not in ("json", "csv"):
+            raise BadParameter("return_format は json または csv を指定してください")
+        if (request.form.get("charset") or DEFAULT_CHARSET).strip() not in CHARSETS:
+            raise BadParameter("charset は 1, 2, 3 のいずれかを指定してください")
+
         def charge(bucket: str) -> None:
             self._charge(account, bucket, now, rate_headers)
 

@@ -7,6 +7,7 @@ JST has no daylight saving, so a fixed +9 h offset is exact.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
 import time
@@ -78,7 +79,13 @@ def format_jst(instant: float | None) -> str | None:
     """`YYYY-MM-DD HH:MM:SS` in JST, or None for None."""
     if instant is None:
         return None
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(instant) + JST_OFFSET))
+    return _format_second(int(instant))
+
+
+@functools.lru_cache(maxsize=65536)
+def _format_second(second: int) -> str:
+    # Bulk writes share one timestamp, so list pages format the same second many times.
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second + JST_OFFSET))
 
 
 def jst_date(instant: float) -> str:

@@ -237,10 +237,8 @@ class ImportJob:
     seen: dict[str, int] = field(default_factory=dict)
     applied: list[Customer] = field(default_factory=list)
 
-    @property
-    def row_count(self) -> int:
-        """Number of non-blank data rows."""
-        return len(self.rows)
+    def __post_init__(self) -> None:
+        self.row_count = len(self.rows)
 
     def to_json(self, offset: int = 0, limit: int | None = None) -> dict:
         """The GetImportResult `data` object; `errors` paged by offset/limit."""
@@ -313,6 +311,11 @@ class ImportRunner:
             with store.lock:
                 if not self._still_current(job):
                     return
+                if target and not job.account.target_exists(*target):
+                    self._finish(
+                        job, "failed", "処理中に配信グループ・ステップメールプランが削除されました"
+                    )
+                    return
                 now = store.now()
                 live_values = [
                     (index, item)
@@ -343,8 +346,10 @@ class ImportRunner:
         job.state = state
         job.message = message
         job.finished_at = self.store.now()
+        # Keep the result, not the half-million-cell file.
         job.seen = {}
         job.applied = []
+        job.rows = []
         option = job.options.report_option
         if option == 1 or (option == 2 and (job.counts["failed"] or state == "failed")):
             mail = self.store.deliver_mail(self._report_mail(job))

@@ -146,6 +146,7 @@ class Customer:
         "created_at",
         "updated_at",
         "memberships",
+        "error_count",
     )
 
     def __init__(self, customer_id: int, email: str, key: str, now: int):
@@ -157,6 +158,8 @@ class Customer:
         self.updated_at = now
         # None until the first membership, to keep half a million DB-only customers small.
         self.memberships: dict[tuple[str, str], Membership] | None = None
+        # Delivery errors (bounces); kept only while the customer exists (rule 6).
+        self.error_count = 0
 
 
 class Event:

@@ -185,6 +185,8 @@ class Account:
         self.next_event_seq = 1
         self.answers = AnswerLog()
         self.next_answer_seq = 1
+        self.next_answer_id = 1
+        self.answer_ids: dict[str, None] = {}
         self.next_mail_seq = 1
         self.next_item_seq = 1
         self.next_group_seq = 1
@@ -234,7 +236,7 @@ class Account:
         return {item.label: item for item in self.items.values()}
 
     def new_item_id(self) -> str:
-        """Next free `I<n>` item id."""
+        """Next `I<n>` item id; ids of deleted items are never handed out again."""
         while f"I{self.next_item_seq}" in self.items:
             self.next_item_seq += 1
         item_id = f"I{self.next_item_seq}"
@@ -242,12 +244,18 @@ class Account:
         return item_id
 
     def new_numeric_id(self, attr: str, taken: dict) -> str:
-        """Next free decimal id from the counter named `attr` that is not a key of `taken`."""
+        """Next decimal id from the counter named `attr` (never reused) not a key of `taken`."""
         value = getattr(self, attr)
         while str(value) in taken:
             value += 1
         setattr(self, attr, value + 1)
         return str(value)
+
+    def claim_id(self, attr: str, object_id: str, prefix: str = "") -> None:
+        """Move the counter `attr` past an explicitly given id such as `I14` or `50`."""
+        digits = object_id[len(prefix) :] if object_id.startswith(prefix) else ""
+        if digits.isdigit():
+            setattr(self, attr, max(getattr(self, attr), int(digits) + 1))
 
     def target_exists(self, kind: str, target_id: str) -> bool:
         """Whether a group (kind 'group') or step plan (kind 'step') exists."""

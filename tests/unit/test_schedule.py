@@ -92,12 +92,18 @@ def test_monthly_29th_runs_in_february_only_in_leap_years():
 
 def test_weekly_schedule_fires_on_its_weekday_only():
     got = next_occurrences(weekly([0], 13, 30), TOKYO, tokyo(2024, 3, 1), count=3)  # Friday
-    assert [o.date() for o in got] == [dt.date(2024, 3, 4), dt.date(2024, 3, 11), dt.date(2024, 3, 18)]
+    assert [o.date() for o in got] == [
+        dt.date(2024, 3, 4),
+        dt.date(2024, 3, 11),
+        dt.date(2024, 3, 18),
+    ]
     assert all(o.weekday() == 0 for o in got)
 
 
 def test_occurrences_are_in_the_account_time_zone():
-    got = next_occurrences(daily([0], 30), "Asia/Tokyo", dt.datetime(2024, 3, 1, 0, 0, tzinfo=dt.UTC), 1)
+    got = next_occurrences(
+        daily([0], 30), "Asia/Tokyo", dt.datetime(2024, 3, 1, 0, 0, tzinfo=dt.UTC), 1
+    )
     # 00:30 in Tokyo is 15:30 UTC of the previous day.
     assert got[0].astimezone(dt.UTC) == dt.datetime(2024, 3, 1, 15, 30, tzinfo=dt.UTC)
     assert got[0].tzinfo == TOKYO
@@ -105,14 +111,20 @@ def test_occurrences_are_in_the_account_time_zone():
 
 def test_a_local_time_skipped_by_daylight_saving_does_not_run():
     # 2024-03-10 02:30 does not exist in New York.
-    got = next_occurrences(daily([2], 30), NEW_YORK, dt.datetime(2024, 3, 9, 12, tzinfo=NEW_YORK), 2)
+    got = next_occurrences(
+        daily([2], 30), NEW_YORK, dt.datetime(2024, 3, 9, 12, tzinfo=NEW_YORK), 2
+    )
     assert [o.date() for o in got] == [dt.date(2024, 3, 11), dt.date(2024, 3, 12)]
 
 
 def test_a_repeated_local_time_at_the_end_of_daylight_saving_runs_once():
     start = dt.datetime(2024, 11, 2, 12, tzinfo=NEW_YORK)
     got = next_occurrences(daily([1], 30), NEW_YORK, start, 3)
-    assert [o.date() for o in got] == [dt.date(2024, 11, 3), dt.date(2024, 11, 4), dt.date(2024, 11, 5)]
+    assert [o.date() for o in got] == [
+        dt.date(2024, 11, 3),
+        dt.date(2024, 11, 4),
+        dt.date(2024, 11, 5),
+    ]
 
 
 def test_hourly_and_every_30_minutes_schedules():
@@ -189,7 +201,9 @@ specs = st.one_of(
 )
 zones = st.sampled_from(["Asia/Tokyo", "UTC", "America/New_York", "Australia/Adelaide"])
 moments = st.datetimes(
-    min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 12, 31), timezones=st.just(dt.UTC)
+    min_value=dt.datetime(2020, 1, 1),
+    max_value=dt.datetime(2030, 12, 31),
+    timezones=st.just(dt.UTC),
 )
 
 
@@ -259,7 +273,10 @@ def test_manual_examples_of_saving_schedules(a, b, expected):
 def test_timeline_merges_processes_in_time_order():
     now = tokyo(2024, 3, 1, 9, 0)
     timeline = next_occurrences_timeline(
-        {"customer:1": daily([10]), "view_url": daily([9], 30), "stop_ban": None}, TOKYO, now, count=3
+        {"customer:1": daily([10]), "view_url": daily([9], 30), "stop_ban": None},
+        TOKYO,
+        now,
+        count=3,
     )
     assert [(e.at.hour, e.at.minute, e.process_name) for e in timeline] == [
         (9, 30, "顧客閲覧URL連携"),

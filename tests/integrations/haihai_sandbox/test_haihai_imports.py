@@ -740,3 +740,22 @@ def test_blank_lines_are_skipped_and_quoted_newlines_keep_line_numbers(hh):
     assert (result["total"], result["inserted"], result["failed"]) == (2, 1, 1)
     assert result["errors"][0]["line"] == 7
     assert hh.customer("a@example.jp")["values"]["備考"] == "1\r\n2\r\n3"
+
+
+def test_job_fails_when_its_group_is_deleted_before_processing(hh):
+    hh.setup()
+    hh.config(now="2025-01-10 09:00:00", import_delay_seconds=60)
+    response = hh.submit(
+        hh.csv("メールアドレス", "a@example.jp"), import_type="0", gid="2", report_option="2"
+    )
+    job_id = response.json()["data"]["job_id"]
+    hh.admin("DELETE", "accounts/m12345/groups/2")
+    hh.config(advance_seconds=60)
+    job = hh.wait(job_id)
+    assert (job["state"], job["inserted"]) == ("failed", 0)
+    assert job["message"] == "対象の配信グループ・ステップメールプランが存在しません"
+    result = hh.ok("GetImportResult", job_id=job_id)
+    assert result["state"] == "failed" and result["total"] == 1
+    [mail] = hh.outbox()
+    assert "CSV一括登録・削除の処理が失敗しました。" in mail["body"]
+    hh.customer("a@example.jp", expect=404)

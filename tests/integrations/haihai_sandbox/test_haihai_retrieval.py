@@ -73,7 +73,11 @@ def test_form_list(hh):
     assert form["form_id"] == "50"
     assert form["form_name"] == "資料請求フォーム"
     assert form["status"] == "open"
-    assert (form["target_gids"], form["target_spids"], form["item_ids"]) == (["2"], ["10"], ["I2", "I5"])
+    assert (form["target_gids"], form["target_spids"], form["item_ids"]) == (
+        ["2"],
+        ["10"],
+        ["I2", "I5"],
+    )
 
 
 def test_customer_list_fields_order_and_paging(hh):
@@ -99,7 +103,10 @@ def test_customer_list_fields_order_and_paging(hh):
     assert first["values"]["都道府県"] == ""
     assert first["values"]["資格"] == []
     assert "メールアドレス" not in first["values"]
-    assert (first["created_at"], first["updated_at"]) == ("2025-03-01 12:00:00", "2025-03-01 12:00:00")
+    assert (first["created_at"], first["updated_at"]) == (
+        "2025-03-01 12:00:00",
+        "2025-03-01 12:00:00",
+    )
     assert first["memberships"] == [
         {
             "type": "step",
@@ -123,7 +130,10 @@ def test_customer_list_filters(hh):
     hh.customers(
         [
             {"email": "a@example.jp", "memberships": [{"gid": "1", "state": "stop"}]},
-            {"email": "b@example.jp", "memberships": [{"gid": "1"}, {"spid": "10", "state": "ban"}]},
+            {
+                "email": "b@example.jp",
+                "memberships": [{"gid": "1"}, {"spid": "10", "state": "ban"}],
+            },
         ]
     )
     hh.config(now="2025-01-02 00:00:00")
@@ -168,7 +178,9 @@ def test_view_url_is_stable_and_opens_the_customer_page(hh):
     forged = hh.session.get(url[:-1] + ("0" if url[-1] != "0" else "1"))
     assert forged.status_code == 404
     hh.admin("PATCH", "accounts/m12345", {"view_url_base": "https://a03.hm-f.jp"})
-    assert hh.ok("GetCustomerList")["items"][0]["view_url"].startswith("https://a03.hm-f.jp/m12345/view/1-")
+    assert hh.ok("GetCustomerList")["items"][0]["view_url"].startswith(
+        "https://a03.hm-f.jp/m12345/view/1-"
+    )
 
 
 def _seed_events(hh):
@@ -188,24 +200,69 @@ def _seed_events(hh):
                     "sent_count": 120,
                     "error_count": 2,
                 },
-                {"mail_id": "1002", "mail_type": "step", "spid": "10", "subject": "ようこそ", "sent_at": "2025-01-11 09:00:00"},
+                {
+                    "mail_id": "1002",
+                    "mail_type": "step",
+                    "spid": "10",
+                    "subject": "ようこそ",
+                    "sent_at": "2025-01-11 09:00:00",
+                },
             ],
         },
     )
     # Deliberately out of time order, split over two batches.
     hh.events(
         [
-            {"action_type": "click", "email": "a@example.jp", "occurred_at": "2025-01-10 10:05:00", "mail_id": "1001", "url": "https://example.jp/price", "click_url_code": "C1"},
-            {"action_type": "open", "email": "a@example.jp", "occurred_at": "2025-01-10 10:00:00", "mail_id": "1001"},
-            {"action_type": "open", "email": "b@example.jp", "occurred_at": "2025-01-11 10:00:00", "mail_id": "1002"},
+            {
+                "action_type": "click",
+                "email": "a@example.jp",
+                "occurred_at": "2025-01-10 10:05:00",
+                "mail_id": "1001",
+                "url": "https://example.jp/price",
+                "click_url_code": "C1",
+            },
+            {
+                "action_type": "open",
+                "email": "a@example.jp",
+                "occurred_at": "2025-01-10 10:00:00",
+                "mail_id": "1001",
+            },
+            {
+                "action_type": "open",
+                "email": "b@example.jp",
+                "occurred_at": "2025-01-11 10:00:00",
+                "mail_id": "1002",
+            },
         ]
     )
     hh.events(
         [
-            {"action_type": "open", "email": "a@example.jp", "occurred_at": "2025-01-10 09:30:00", "mail_id": "1001"},
-            {"action_type": "visit", "email": "a@example.jp", "occurred_at": "2025-01-12 08:00:00", "tag_name": "料金ページ", "page_url": "https://example.jp/price"},
-            {"action_type": "cv", "email": "a@example.jp", "occurred_at": "2025-01-12 08:10:00", "tag_name": "申込完了", "page_url": "https://example.jp/thanks"},
-            {"action_type": "download", "email": "a@example.jp", "occurred_at": "2025-01-12 09:00:00", "file_name": "catalog.pdf"},
+            {
+                "action_type": "open",
+                "email": "a@example.jp",
+                "occurred_at": "2025-01-10 09:30:00",
+                "mail_id": "1001",
+            },
+            {
+                "action_type": "visit",
+                "email": "a@example.jp",
+                "occurred_at": "2025-01-12 08:00:00",
+                "tag_name": "料金ページ",
+                "page_url": "https://example.jp/price",
+            },
+            {
+                "action_type": "cv",
+                "email": "a@example.jp",
+                "occurred_at": "2025-01-12 08:10:00",
+                "tag_name": "申込完了",
+                "page_url": "https://example.jp/thanks",
+            },
+            {
+                "action_type": "download",
+                "email": "a@example.jp",
+                "occurred_at": "2025-01-12 09:00:00",
+                "file_name": "catalog.pdf",
+            },
         ]
     )
 
@@ -275,17 +332,34 @@ def test_event_lag_hides_recent_events_until_it_passes(hh):
     hh.config(now="2025-02-01 12:00:00", event_lag_seconds=600)
     hh.events(
         [
-            {"action_type": "open", "email": "a@example.jp", "occurred_at": "2025-02-01 11:50:00", "mail_id": "1"},
-            {"action_type": "open", "email": "a@example.jp", "occurred_at": "2025-02-01 11:50:01", "mail_id": "1"},
-            {"action_type": "click", "email": "a@example.jp", "occurred_at": "2025-02-01 11:59:00", "mail_id": "1"},
+            {
+                "action_type": "open",
+                "email": "a@example.jp",
+                "occurred_at": "2025-02-01 11:50:00",
+                "mail_id": "1",
+            },
+            {
+                "action_type": "open",
+                "email": "a@example.jp",
+                "occurred_at": "2025-02-01 11:50:01",
+                "mail_id": "1",
+            },
+            {
+                "action_type": "click",
+                "email": "a@example.jp",
+                "occurred_at": "2025-02-01 11:59:00",
+                "mail_id": "1",
+            },
         ]
     )
     assert [e["occurred_at"] for e in hh.ok("GetOpenLog")["items"]] == ["2025-02-01 11:50:00"]
     assert hh.ok("GetClickLog")["total"] == 0
     [mail] = hh.ok("GetMailList")["items"]
     assert (mail["open_count"], mail["click_count"]) == (1, 0)
-    hh.config(advance_seconds=60)
+    hh.config(advance_seconds=1)
     assert hh.ok("GetOpenLog")["total"] == 2
+    assert hh.ok("GetClickLog")["total"] == 0
+    hh.config(advance_seconds=539)
     assert hh.ok("GetClickLog")["total"] == 1
     [mail] = hh.ok("GetMailList")["items"]
     assert (mail["open_count"], mail["click_count"]) == (2, 1)
@@ -295,7 +369,11 @@ def test_event_paging_walks_every_event_once(hh):
     hh.setup()
     hh.events(
         [
-            {"action_type": "open", "email": f"u{i}@example.jp", "occurred_at": f"2025-01-01 00:{59 - i % 60:02d}:00"}
+            {
+                "action_type": "open",
+                "email": f"u{i}@example.jp",
+                "occurred_at": f"2025-01-01 00:{59 - i % 60:02d}:00",
+            }
             for i in range(250)
         ]
     )
@@ -321,7 +399,17 @@ def test_mail_list_filters_and_hides_future_sends(hh):
     hh.admin(
         "POST",
         "mails",
-        {"account": "m12345", "mails": [{"mail_id": "1003", "mail_type": "spot", "subject": "予約", "sent_at": "2025-02-01 00:00:00"}]},
+        {
+            "account": "m12345",
+            "mails": [
+                {
+                    "mail_id": "1003",
+                    "mail_type": "spot",
+                    "subject": "予約",
+                    "sent_at": "2025-02-01 00:00:00",
+                }
+            ],
+        },
     )
     mails = hh.ok("GetMailList")["items"]
     assert [m["mail_id"] for m in mails] == ["1001", "1002"]
@@ -338,7 +426,9 @@ def test_mail_list_filters_and_hides_future_sends(hh):
     }
     assert [m["mail_id"] for m in hh.ok("GetMailList", mail_type="step")["items"]] == ["1002"]
     assert [m["mail_id"] for m in hh.ok("GetMailList", gid="1")["items"]] == ["1001"]
-    assert [m["mail_id"] for m in hh.ok("GetMailList", from_="2025-01-11 00:00:00")["items"]] == ["1002"]
+    assert [m["mail_id"] for m in hh.ok("GetMailList", from_="2025-01-11 00:00:00")["items"]] == [
+        "1002"
+    ]
     hh.error("GetMailList", 400, 81400, mail_type="sms")
 
 
@@ -403,10 +493,15 @@ def test_form_answer_labels_follow_renames_and_values_stay_as_answered(hh):
     hh.admin(
         "POST",
         "answers",
-        {"account": "m12345", "answers": [{"form_id": "50", "email": "a@example.jp", "answers": {"氏名": "回答時"}}]},
+        {
+            "account": "m12345",
+            "answers": [{"form_id": "50", "email": "a@example.jp", "answers": {"氏名": "回答時"}}],
+        },
     )
     hh.admin("PATCH", "accounts/m12345/items/I2", {"label": "お名前"})
-    hh.run_import(hh.csv("メールアドレス,お名前", "a@example.jp,変更後"), import_type="0", is_overwrite="1")
+    hh.run_import(
+        hh.csv("メールアドレス,お名前", "a@example.jp,変更後"), import_type="0", is_overwrite="1"
+    )
     [answer] = hh.ok("GetFormAnswerList")["items"]
     assert answer["answers"] == [{"item_id": "I2", "label": "お名前", "value": "回答時"}]
     assert answer["answer_text"] == "お名前: 回答時"

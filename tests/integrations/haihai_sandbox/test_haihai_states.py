@@ -5,7 +5,9 @@ from __future__ import annotations
 
 def test_states_are_kept_per_group_and_plan(hh):
     hh.setup()
-    hh.customers([{"email": "a@example.jp", "memberships": [{"gid": "1"}, {"gid": "2"}, {"spid": "10"}]}])
+    hh.customers(
+        [{"email": "a@example.jp", "memberships": [{"gid": "1"}, {"gid": "2"}, {"spid": "10"}]}]
+    )
     hh.run_import(hh.csv("メールアドレス", "a@example.jp"), import_type="2", gid="1")
     assert hh.states("a@example.jp") == {
         ("group", "1"): "stop",
@@ -50,7 +52,9 @@ def test_shared_states_do_not_spread_deliverable(hh):
 def test_shared_states_apply_to_new_memberships(hh):
     hh.setup(sync_states_across_groups=True)
     hh.customers([{"email": "a@example.jp", "memberships": [{"gid": "1", "state": "stop"}]}])
-    hh.run_import(hh.csv("メールアドレス", "a@example.jp", "b@example.jp"), import_type="0", gid="2")
+    hh.run_import(
+        hh.csv("メールアドレス", "a@example.jp", "b@example.jp"), import_type="0", gid="2"
+    )
     assert hh.states("a@example.jp") == {("group", "1"): "stop", ("group", "2"): "stop"}
     assert hh.states("b@example.jp") == {("group", "2"): "ok"}
 
@@ -84,10 +88,18 @@ def test_admin_written_states_are_taken_as_given(hh):
 def test_deleted_customer_loses_history_and_a_new_registration_is_a_new_customer(hh):
     hh.setup()
     hh.customers(
-        [{"email": "a@example.jp", "values": {"氏名": "旧"}, "memberships": [{"gid": "1", "state": "stop"}]}]
+        [
+            {
+                "email": "a@example.jp",
+                "values": {"氏名": "旧"},
+                "memberships": [{"gid": "1", "state": "stop"}],
+            }
+        ]
     )
     old = hh.customer("a@example.jp")
-    hh.events([{"action_type": "open", "email": "a@example.jp", "occurred_at": "2025-01-01 10:00:00"}])
+    hh.events(
+        [{"action_type": "open", "email": "a@example.jp", "occurred_at": "2025-01-01 10:00:00"}]
+    )
     assert hh.ok("GetOpenLog")["items"][0]["customer_id"] == old["customer_id"]
     hh.run_import(hh.csv("メールアドレス", "a@example.jp"), import_type="1")
     # Events of a deleted customer keep the address but lose the id.
@@ -98,6 +110,7 @@ def test_deleted_customer_loses_history_and_a_new_registration_is_a_new_customer
     assert new["customer_id"] != old["customer_id"]
     assert new["view_url"] != old["view_url"]
     assert new["values"]["氏名"] == ""
+    assert new["error_count"] == 0
     assert hh.states("a@example.jp") == {("group", "1"): "ok"}
     assert hh.ok("GetOpenLog")["items"][0]["customer_id"] is None
 
@@ -113,7 +126,12 @@ def test_state_list_defaults_to_stop_and_ban_oldest_change_first(hh):
             {
                 "email": "early@example.jp",
                 "memberships": [
-                    {"gid": "2", "state": "ban", "reason": "error", "changed_at": "2025-01-01 00:00:00"}
+                    {
+                        "gid": "2",
+                        "state": "ban",
+                        "reason": "error",
+                        "changed_at": "2025-01-01 00:00:00",
+                    }
                 ],
             },
             {"email": "ok@example.jp", "memberships": [{"gid": "1"}]},
@@ -132,8 +150,14 @@ def test_state_list_defaults_to_stop_and_ban_oldest_change_first(hh):
         "changed_at": "2025-01-01 00:00:00",
         "reason": "error",
     }
-    assert (second["email"], second["state"], second["reason"]) == ("late@example.jp", "stop", "admin")
-    assert [i["email"] for i in hh.ok("GetDeliveryStateList", state="ok")["items"]] == ["ok@example.jp"]
+    assert (second["email"], second["state"], second["reason"]) == (
+        "late@example.jp",
+        "stop",
+        "admin",
+    )
+    assert [i["email"] for i in hh.ok("GetDeliveryStateList", state="ok")["items"]] == [
+        "ok@example.jp"
+    ]
     assert hh.ok("GetDeliveryStateList", state="stop,ok")["total"] == 2
     hh.error("GetDeliveryStateList", 400, 81400, state="paused")
 
@@ -169,4 +193,8 @@ def test_import_state_change_is_listed_with_api_reason_and_time(hh):
     hh.customers([{"email": "a@example.jp", "memberships": [{"gid": "1"}]}])
     hh.run_import(hh.csv("メールアドレス", "a@example.jp"), import_type="2", gid="1")
     [item] = hh.ok("GetDeliveryStateList", changed_from="2025-05-05 00:00:00")["items"]
-    assert (item["state"], item["reason"], item["changed_at"]) == ("stop", "api", "2025-05-05 05:05:05")
+    assert (item["state"], item["reason"], item["changed_at"]) == (
+        "stop",
+        "api",
+        "2025-05-05 05:05:05",
+    )

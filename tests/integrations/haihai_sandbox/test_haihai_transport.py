@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import time
+
+import requests
 
 HEADER = "メールアドレス,氏名"
 
@@ -351,3 +354,56 @@ def test_stats_count_calls_per_action_and_code(hh):
     assert stats["calls"] == {"GetGroupList": 3}
     assert stats["results"]["GetGroupList"] == {"10200": 2, "81401": 1}
     assert stats["total_calls"] == 3
+
+
+def test_format_parameters_are_validated(hh):
+    hh.setup()
+    body = hh.error("GetGroupList", 400, 81400, return_format="xml")
+    assert body["message"] == "return_format は json または csv を指定してください"
+    hh.error("GetGroupList", 400, 81400, return_format="csv", charset="4")
+
+
+def test_concurrent_imports_and_reads_are_consistent(hh):
+    hh.setup()
+    hh.config(import_chunk_rows=7)
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            with requests.Session() as session:
+                rows = [f"w{index}-{n}@example.jp,{n}" for n in range(60)]
+                text = hh.csv("メールアドレス,購入回数", *rows).encode("cp932")
+                response = session.post(
+                    hh.url,
+                    params={"ac": "ScheduleCsvImport"},
+                    data={
+                        "login_id": "api-user",
+                        "api_token": "tok-123",
+                        "import_type": "0",
+                        "gid": "1",
+                    },
+                    files={"csvfile": ("w.csv", text)},
+                )
+                assert response.status_code == 202, response.text
+                for _ in range(5):
+                    listed = session.post(
+                        hh.url,
+                        params={"ac": "GetCustomerList"},
+                        data={"login_id": "api-user", "api_token": "tok-123", "limit": "10000"},
+                    )
+                    assert listed.json()["code"] == 10200
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    for job in hh.admin("GET", "jobs", params={"account": "m12345"})["jobs"]:
+        hh.wait(job["job_id"])
+    listed = hh.ok("GetCustomerList", limit="10000")
+    assert listed["total"] == 240
+    assert sorted(c["customer_id"] for c in listed["items"]) == list(range(1, 241))
+    assert hh.ok("GetGroupList")["items"][0]["member_count"] == 240
