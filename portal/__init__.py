@@ -60,10 +60,19 @@ def _register_blueprints(app: Flask) -> None:
     from portal.connectors.views import bp as connectors_bp
     from portal.health import bp as health_bp
     from portal.runs.views import bp as runs_bp
+    from portal.settings.conditions_views import bp as customer_settings_bp
     from portal.settings.views import bp as settings_bp
     from portal.web.assets import bp as assets_bp
 
-    for blueprint in (assets_bp, health_bp, auth_bp, connectors_bp, runs_bp, settings_bp):
+    for blueprint in (
+        assets_bp,
+        health_bp,
+        auth_bp,
+        connectors_bp,
+        runs_bp,
+        settings_bp,
+        customer_settings_bp,
+    ):
         app.register_blueprint(blueprint)
 
 

@@ -20,9 +20,11 @@ key, so the client raises `HaihaiImportUncertainError` instead of sending the fi
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import datetime as dt
 import enum
+import io
 import json
 import logging
 import math
@@ -247,9 +249,10 @@ class HaihaiValidationError(HaihaiError):
     def user_message(self) -> str:
         """Include the vendor's own explanation."""
         detail = f"（コード: {self.code}）" if self.code is not None else ""
+        reason = f"{self.message.rstrip('。')}。" if self.message else ""
         return (
-            f"配配メールが送信内容を受け付けませんでした{detail}: {self.message}"
-            " 連携設定の内容を確認してください。"
+            f"配配メールが送信内容を受け付けませんでした{detail}。{reason}"
+            "連携設定の内容を確認してください。"
         )
 
 
@@ -990,7 +993,7 @@ class Transport:
         status = response.status_code
         content = response.content
         payload: Any = None
-        if content[:1] in (b"{", b"["):
+        if content.lstrip()[:1] in (b"{", b"["):
             try:
                 payload = json.loads(content)
             except ValueError:
@@ -1055,12 +1058,9 @@ class Transport:
 
 def _csv_error(content: bytes) -> tuple[int | None, str] | None:
     """Parse the CSV-mode error body (header CODE,STATUS,MESSAGE), if that is what we got."""
-    head = content[:200].lstrip(b"\xef\xbb\xbf")
+    head = content[:200].lstrip(b"\xef\xbb\xbf").replace(b'"', b"")
     if not head.upper().startswith(b"CODE,STATUS,MESSAGE"):
         return None
-    import csv
-    import io
-
     for encoding in ("utf-8", "cp932"):
         try:
             text = content.decode(encoding).lstrip("\ufeff")
@@ -1336,8 +1336,9 @@ _IMPORT_LABELS = {
 _PLAN_NEEDS = {
     Op.VISIT_LOG: ("Web来訪の取得", "Bridgeプラン"),
     Op.CV_LOG: ("CVの取得", "スタンダードプラン以上"),
-    Op.FORMS: ("Bridgeフォーム", "Bridgeプラン"),
-    Op.FORM_ANSWERS: ("Bridgeフォーム回答の取得", "Bridgeプラン"),
+    # Forms are also visible to admin users only (spec §1.8).
+    Op.FORMS: ("Bridgeフォームの取得", "Bridgeプランと管理者権限のあるログインID"),
+    Op.FORM_ANSWERS: ("Bridgeフォーム回答の取得", "Bridgeプランと管理者権限のあるログインID"),
 }
 # Errors the server rejects before counting the call (spec §3.4: only accepted calls count).
 _UNCOUNTED = (
@@ -1379,6 +1380,11 @@ class HaihaiClient:
     Not thread-safe (one requests session); give each worker thread its own client. The ledger,
     when given, is shared by all processes: buckets are namespaced by the account URL so every
     connector using the same 配配メール account draws from one budget.
+
+    `base_url` is validated with parse_haihai_url (`allow_local` for the sandbox); a given
+    `transport` brings its own URL and credentials instead. `timeout` bounds every call (connect
+    and read), `import_timeout` the CSV upload; `page_size` (≤ 10,000) sets records per list
+    call; `sleep`/`monotonic` exist so tests can drive the polling clock.
     """
 
     def __init__(

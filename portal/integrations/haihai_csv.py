@@ -16,6 +16,15 @@ MAX_PART_BYTES = 15 * 1024 * 1024
 _CRLF = "\r\n"
 _NEEDS_QUOTES = (",", '"', "\r", "\n")
 
+# Characters the codecs accept but turn into a different character on the way back (the
+# WAVE DASH problem and friends): sending them would silently change the customer's data.
+# Found by encoding and decoding every code point with Python's codecs.
+_ONE_WAY = {
+    "cp932": {"¢": "￠", "£": "￡", "¬": "￢", "‖": "∥", "−": "－", "〜": "～"},
+    "euc_jp": {"¥": "\\", "‾": "~"},
+    "utf-8": {},
+}
+
 
 class CsvEncoding(enum.Enum):
     """Character sets the import accepts; the value is the Python codec used to encode."""
@@ -67,6 +76,11 @@ class CsvEncodeError(ValueError):
     def user_message(self) -> str:
         """Japanese text for the run log naming the row, the column and the character."""
         label = "Shift_JIS" if self.encoding is CsvEncoding.SHIFT_JIS else self.encoding.name
+        if self.row == 0:
+            return (
+                f"項目名「{self.column}」に、{label}で送信できない文字"
+                f"「{self.char}」(U+{ord(self.char):04X})が含まれています。"
+            )
         return (
             f"{self.row}件目のデータの「{self.column}」に、{label}で送信できない文字"
             f"「{self.char}」(U+{ord(self.char):04X})が含まれているため、この行は連携されません。"
@@ -82,6 +96,15 @@ class CsvRowTooLargeError(ValueError):
         self.max_bytes = max_bytes
         super().__init__(
             f"row {row} needs {size} bytes with the header, more than the {max_bytes}-byte limit"
+        )
+
+    @property
+    def user_message(self) -> str:
+        """Japanese text for the run log naming the row."""
+        where = "ヘッダー行" if self.row == 0 else f"{self.row}件目のデータ"
+        return (
+            f"{where}が大きすぎるため（{self.size:,}バイト）、"
+            f"上限{self.max_bytes:,}バイトのCSVファイルに収まりません。"
         )
 
 
@@ -112,12 +135,22 @@ def _quote(value: str, quote_all: bool) -> str:
     return value
 
 
+def _encodable(char: str, codec: str) -> bool:
+    try:
+        char.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class CsvPartWriter:
     """Builds import files row by row, closing a part before it would exceed `max_bytes`.
 
     `add_row` returns the finished part when the new row did not fit into the current one (the
     row then opens the next part); `finish` returns the last part. A row that cannot be encoded
     raises CsvEncodeError and leaves the writer unchanged, so a caller may record it and go on.
+    Characters a codec would silently turn into look-alikes (Shift_JIS: 〜 ¢ £ ¬ ‖ −) count as
+    unencodable unless `substitute_lookalikes` asks for the look-alike (〜 → ～) explicitly.
     """
 
     def __init__(
@@ -128,6 +161,7 @@ class CsvPartWriter:
         *,
         quote_all: bool = True,
         bom: bool = False,
+        substitute_lookalikes: bool = False,
     ):
         if not headers:
             raise ValueError("a CSV needs at least one header")
@@ -139,6 +173,10 @@ class CsvPartWriter:
             raise ValueError("a byte order mark only exists for UTF-8")
         self.max_bytes = max_bytes
         self.quote_all = quote_all
+        one_way = _ONE_WAY[self.encoding.value]
+        # Opt-in: write the codec's look-alike (e.g. 〜 → ～) instead of refusing the row.
+        self._substitutions = str.maketrans(one_way) if substitute_lookalikes else None
+        self._one_way = frozenset(one_way) if not substitute_lookalikes else frozenset()
         prefix = b"\xef\xbb\xbf" if bom else b""
         # Row number 0 stands for the header in error reports.
         self._header = prefix + self._encode_row(self.headers, row=0)
@@ -158,19 +196,20 @@ class CsvPartWriter:
         return self._rows_written
 
     def _encode_row(self, values: Sequence[str], row: int) -> bytes:
+        if self._substitutions is not None:
+            values = [value.translate(self._substitutions) for value in values]
         line = ",".join(_quote(value, self.quote_all) for value in values) + _CRLF
-        try:
-            return line.encode(self.encoding.value)
-        except UnicodeEncodeError:
-            pass
+        if not self._one_way or self._one_way.isdisjoint(line):
+            try:
+                return line.encode(self.encoding.value)
+            except UnicodeEncodeError:
+                pass
         # Encoding the whole line is the fast path; only on failure look for the culprit cell.
         for index, value in enumerate(values):
             for char in value:
-                try:
-                    char.encode(self.encoding.value)
-                except UnicodeEncodeError:
+                if char in self._one_way or not _encodable(char, self.encoding.value):
                     column = self.headers[index] if row else value
-                    raise CsvEncodeError(row, column, index + 1, char, self.encoding) from None
+                    raise CsvEncodeError(row, column, index + 1, char, self.encoding)
         raise AssertionError("unencodable line without an unencodable cell")  # pragma: no cover
 
     def add_row(self, values: Sequence[str | None]) -> CsvPart | None:
@@ -233,10 +272,18 @@ def split_csv_parts(
     max_bytes: int = MAX_PART_BYTES,
     quote_all: bool = True,
     bom: bool = False,
+    substitute_lookalikes: bool = False,
     encode_errors: list[CsvEncodeError] | None = None,
 ) -> Iterator[CsvPart]:
     """Yield the parts for `rows`; unencodable rows raise, or go to `encode_errors` when given."""
-    writer = CsvPartWriter(headers, encoding, max_bytes, quote_all=quote_all, bom=bom)
+    writer = CsvPartWriter(
+        headers,
+        encoding,
+        max_bytes,
+        quote_all=quote_all,
+        bom=bom,
+        substitute_lookalikes=substitute_lookalikes,
+    )
     for values in rows:
         try:
             part = writer.add_row(values)

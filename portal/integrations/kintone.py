@@ -447,12 +447,21 @@ def split_query(query: str) -> SplitQuery:
     return SplitQuery(query[: match.start()].strip(), query[match.start() :].strip())
 
 
-def seek_query(condition: str, last_id: int, page_size: int) -> str:
-    """The `$id` seek query of one page: records after `last_id`, ascending, `page_size` of them."""
-    head = f"$id > {last_id}"
+def seek_query(
+    condition: str,
+    after: int,
+    page_size: int,
+    *,
+    before: int | None = None,
+    descending: bool = False,
+) -> str:
+    """The `$id` seek query of one page: ids in (after, before), `page_size` of them, in id order."""
+    head = f"$id > {after}"
+    if before is not None:
+        head += f" and $id < {before}"
     if condition:
         head = f"({head}) and ({condition})"
-    return f"{head} order by $id asc limit {page_size}"
+    return f"{head} order by $id {'desc' if descending else 'asc'} limit {page_size}"
 
 
 def _record_id(record: Mapping[str, Any]) -> int:
@@ -549,6 +558,7 @@ class KintoneClient:
             self.session.mount("https://", adapter)
         self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._cursors: dict[str, _CursorHandle] = {}
         self.calls = 0  # HTTP requests sent (retries included)
@@ -570,8 +580,9 @@ class KintoneClient:
         self._closed = True
         for cursor_id, handle in list(self._cursors.items()):
             self._delete_cursor_quietly(cursor_id, handle.app)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self._pool, self._read_pool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         if self._owns_session:
             self.session.close()
 
@@ -580,6 +591,16 @@ class KintoneClient:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="kintone")
             return self._pool
+
+    def _reader(self) -> ThreadPoolExecutor:
+        # Page requests issued from inside background work get their own pool: they never wait
+        # on anything, so the outer pool can never fill up with tasks waiting on queued ones.
+        with self._lock:
+            if self._read_pool is None:
+                self._read_pool = ThreadPoolExecutor(
+                    self._max_workers, thread_name_prefix="kintone-read"
+                )
+            return self._read_pool
 
     # -- transport -------------------------------------------------------------------------
 
@@ -726,18 +747,24 @@ class KintoneClient:
         page_size: int = MAX_PAGE_SIZE,
         *,
         prefetch: bool = True,
+        parallel: bool = True,
     ) -> RecordIterator:
         """Stream every record matching `query`: `$id` seek without `order by`, else a cursor.
 
         The iterator has `.total_count` (after the first page) and `.close()`; the cursor, when
         used, is deleted on exhaustion, on close, on error and when the iterator is dropped.
-        Records always carry `$id` (it is added to `fields` for the seek).
+        Records always carry `$id` (it is added to `fields` for the seek). With `parallel` the
+        seek reads from both ends of the `$id` range at once, so records come in no particular
+        order; `parallel=False` yields them in ascending `$id` order. `prefetch` fetches the
+        next page(s) in the background while the caller works on the current one.
         """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         split = split_query(query)
         wanted = list(fields) if fields is not None else None
-        return RecordIterator(self, app, split, wanted, page_size, prefetch=prefetch)
+        return RecordIterator(
+            self, app, split, wanted, page_size, prefetch=prefetch, parallel=parallel
+        )
 
     def create_cursor(
         self, app: int, query: str = "", fields: Sequence[str] | None = None, size: int = 500
@@ -1233,6 +1260,7 @@ class RecordIterator(Iterator[dict[str, Any]]):
         page_size: int,
         *,
         prefetch: bool = True,
+        parallel: bool = True,
     ):
         self._client = client
         self.app = app
@@ -1251,7 +1279,9 @@ class RecordIterator(Iterator[dict[str, Any]]):
         self._released = False
         self._total: int | None = None
         self._fetched = 0
-        self._last_id = 0
+        self._low = 0  # highest id taken by the ascending chain
+        self._high: int | None = None  # lowest id taken by the descending chain
+        self._parallel = parallel
         self._cursor_id: str | None = None
         self.calls = 0
 
@@ -1323,30 +1353,100 @@ class RecordIterator(Iterator[dict[str, Any]]):
         return self._fetch_cursor()
 
     def _fetch_seek(self) -> list[dict[str, Any]]:
-        first = not self._started and self._total is None
+        """One step of the seek: the lowest page, plus the highest page while much remains.
+
+        Two exact `$id` chains (ascending from the bottom, descending from the top) meet in the
+        middle, so no offset is ever used, no record can be skipped by concurrent deletes, and
+        twice the pages are in flight. Calls stay within ⌈N/500⌉+1 when nothing changes.
+        """
+        size = self._page_size
+        if not self._started and self._total is None:
+            records, total = self._seek_page(self._low, None, descending=False, total=True)
+            self._total = total or 0
+            self._take_ascending(records)
+            # The count taken with the first page ends an ascending-only walk exactly, sparing
+            # an empty trailing call; new records (higher ids) would come after the old ones.
+            if len(records) < size or self._fetched >= self._total:
+                self._exhausted = True
+            return records
+        remaining = (self._total or 0) - self._fetched
+        both = self._parallel and remaining > size
+        future = None
+        if both:
+            future = self._client._reader().submit(
+                self._seek_page, self._low, self._high, descending=True
+            )
+        try:
+            ascending, _ = self._seek_page(self._low, self._high, descending=False)
+        except BaseException:
+            if future is not None:
+                future.exception()  # do not leave the other request running unobserved
+            raise
+        descending = future.result()[0] if future is not None else None
+        if descending is None:
+            self._take_ascending(ascending)
+            if (
+                len(ascending) < size
+                or (self._high is None and self._fetched >= self._total)
+                or (self._high is not None and self._low + 1 >= self._high)
+            ):
+                self._exhausted = True
+            return ascending
+        if len(ascending) < size:
+            # The ascending page holds everything left between the two frontiers.
+            self._take_ascending(ascending)
+            self._exhausted = True
+            return ascending
+        if len(descending) < size:
+            self._take_descending(descending)
+            self._exhausted = True
+            return descending
+        top_of_ascending = _record_id(ascending[-1])
+        if top_of_ascending >= _record_id(descending[-1]):
+            # The chains crossed: keep the descending records above the ascending page.
+            rest = [r for r in descending if _record_id(r) > top_of_ascending]
+            self._take_ascending(ascending)
+            self._fetched += len(rest)
+            self._exhausted = True
+            return ascending + rest
+        self._take_ascending(ascending)
+        self._take_descending(descending)
+        if self._low + 1 >= self._high:
+            self._exhausted = True
+        return ascending + descending
+
+    def _seek_page(
+        self, after: int, before: int | None, *, descending: bool, total: bool = False
+    ) -> tuple[list[dict[str, Any]], int | None]:
         params: dict[str, Any] = {
             "app": self.app,
-            "query": seek_query(self._query.condition, self._last_id, self._page_size),
+            "query": seek_query(
+                self._query.condition,
+                after,
+                self._page_size,
+                before=before,
+                descending=descending,
+            ),
         }
         if self._fields is not None:
             params["fields"] = self._fields
-        if first:
+        if total:
             params["totalCount"] = True
         body = self._client.request("GET", "records", params, app=self.app)
-        self.calls += 1
-        records = body["records"]
-        if first:
-            self._total = int(body.get("totalCount") or 0)
+        with self._client._lock:
+            self.calls += 1
+        count = body.get("totalCount")
+        return body["records"], int(count) if count is not None else None
+
+    def _take_ascending(self, records: list[dict[str, Any]]) -> None:
         self._fetched += len(records)
         if records:
-            self._last_id = _record_id(records[-1])
-        # A short page ends the set; so does reaching the count taken at the start, which spares
-        # the empty trailing call when the total is a multiple of the page size.
-        if len(records) < self._page_size or (
-            self._total is not None and self._fetched >= self._total
-        ):
-            self._exhausted = True
-        return records
+            self._low = _record_id(records[-1])
+
+    def _take_descending(self, records: list[dict[str, Any]]) -> None:
+        self._fetched += len(records)
+        if records:
+            self._high = _record_id(records[-1])
 
     def _fetch_cursor(self) -> list[dict[str, Any]]:
         client = self._client

@@ -9,11 +9,14 @@ lets tests and later connectors add processes of their own with `register_proces
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from dataclasses import dataclass, replace
 
 from portal.runs.context import Handler
+
+log = logging.getLogger(__name__)
 
 # Exclusion groups (manual 付録6.3): one run per group and connector at a time.
 SYNC_GROUP = "sync"  # 顧客情報連携 (any), 配信停止禁止顧客連携, 顧客閲覧URL連携
@@ -29,7 +32,7 @@ REACTION = "reaction"
 BRIDGE = "bridge"
 
 # Modules whose import registers the handlers of built-in processes.
-HANDLER_MODULES: tuple[str, ...] = ("portal.syncs.view_url",)
+HANDLER_MODULES: tuple[str, ...] = ("portal.syncs.view_url", "portal.syncs.customer_handlers")
 EXTRA_MODULES_ENV = "PORTAL_EXTRA_PROCESSES"
 
 
@@ -123,12 +126,21 @@ def register_process(
 
 
 def load_handler_modules() -> None:
-    """Import HANDLER_MODULES and the modules named in PORTAL_EXTRA_PROCESSES (once each)."""
+    """Import HANDLER_MODULES and the modules named in PORTAL_EXTRA_PROCESSES (once each).
+
+    A built-in module that fails to import is logged and skipped: its processes end in エラー
+    (no handler) while every other process keeps working.
+    """
     extra = [m.strip() for m in os.environ.get(EXTRA_MODULES_ENV, "").split(",") if m.strip()]
     for module in (*HANDLER_MODULES, *extra):
         if module in _loaded_modules:
             continue
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception:
+            if module in extra:
+                raise
+            log.exception("handler module failed to import module=%s", module)
         _loaded_modules.add(module)
 
 

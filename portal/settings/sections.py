@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # Modules whose import registers sections. A new Step adds its module here (one line).
 SECTION_MODULES: list[str] = [
     "portal.settings.steps",
+    "portal.settings.customer_section",
 ]
 
 # Events the sync endpoints send (HX-Trigger) after they changed stored settings; a section

@@ -83,6 +83,13 @@ def posted_secret(
     return value
 
 
+def _echo_secret(posted: str, stored: str | None) -> str:
+    """What a re-rendered secret field shows: never the stored value, only a newly typed one."""
+    if is_placeholder(posted) or (stored and posted.strip() == stored):
+        return mask(stored)
+    return posted
+
+
 def _required_text(form: MultiDict, name: str, errors: dict[str, str], limit: int) -> str:
     value = (form.get(name) or "").strip()
     if not value:
@@ -206,10 +213,7 @@ class HaihaiSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = form.get("haihai_api_token", "")
-        # A stored token is never sent back; a newly typed one is (the user's own input).
-        if is_placeholder(token):
-            token = mask(ctx.settings.haihai_api_token)
+        token = _echo_secret(form.get("haihai_api_token", ""), ctx.settings.haihai_api_token)
         return {
             "haihai_url": form.get("haihai_url", ""),
             "haihai_login_id": form.get("haihai_login_id", ""),
@@ -323,9 +327,7 @@ class KintoneSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = form.get("kintone_api_token", "")
-        if is_placeholder(token):
-            token = mask(ctx.settings.kintone_api_token)
+        token = _echo_secret(form.get("kintone_api_token", ""), ctx.settings.kintone_api_token)
         return {
             "kintone_subdomain": form.get("kintone_subdomain", ""),
             "kintone_app_id": form.get("kintone_app_id", ""),

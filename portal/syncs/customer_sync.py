@@ -1,7 +1,9 @@
 """顧客情報連携 (kintone → 配配メール; manual 付録1, PRODUCT §6.1): the sync service.
 
 `run_customer_sync` checks that the kintone fields it needs still exist, streams the matching
-records (`$id` seek or cursor, so no app size is too large), converts them (`values`), writes
+records (two concurrent `$id`-seek ranges, `customer_read`; a cursor when the plugin's filter
+sorts — so no app size is too large and kintone never refuses the read), converts them
+(`values`), writes
 CSV parts of at most 15 MB (`haihai_csv`) and sends each part as soon as it is complete with the
 setting's target, mode, overwrite, blank rule and report option. Memory holds one record page
 and one CSV part; with 「kintoneアプリのデータに存在しない顧客を配信停止にする」 also an 8-byte
@@ -76,6 +78,7 @@ from portal.integrations.kintone import (
 )
 from portal.syncs.conditions import ConditionError, ConditionFieldMissingError, build_query
 from portal.syncs.config import ConnectorConfig, CustomerSyncSetting, FieldMapping
+from portal.syncs.customer_read import read_records
 from portal.syncs.values import RowConverter, UnsupportedFieldTypeError, email_key
 
 log = logging.getLogger(__name__)
@@ -202,6 +205,10 @@ class KintoneRecords(Protocol):
     """The part of KintoneClient the service uses."""
 
     def get_form_fields(self, app: int) -> dict[str, dict[str, Any]]: ...
+
+    def get_records(
+        self, app: int, query: str = "", fields: Sequence[str] | None = None, *, total_count=False
+    ) -> tuple[list[dict[str, Any]], int | None]: ...
 
     def iter_records(self, app: int, query: str = "", fields: Sequence[str] | None = None): ...
 
@@ -538,12 +545,14 @@ def run_customer_sync(
     encoding: CsvEncoding | str = CsvEncoding.SHIFT_JIS,
     first_poll: float | None = None,
     import_wait: float = 3600.0,
+    parallel_read: bool = True,
 ) -> CustomerSyncOutcome:
     """Run one 顧客情報連携: kintone records matching the conditions (or `query_override`, the
     plugin's list-view filter) → 配配メール; raise CustomerSyncError subclasses on failure.
 
     `first_poll` overrides the wait before the first import-result poll (None: estimated from
-    the row count); `import_wait` caps the wait for one import job in seconds.
+    the row count); `import_wait` caps the wait for one import job in seconds; `parallel_read`
+    reads with two `$id` ranges at once (`customer_read`), else with the client's iterator.
     """
     encoding = CsvEncoding.parse(encoding)
     report = progress or (lambda processed, total: None)
@@ -628,7 +637,9 @@ def run_customer_sync(
 
     # 3. Stream records → rows → parts; send each finished part at once.
     try:
-        records = kintone_client.iter_records(app_id, query, fields=list(converter.codes))
+        records = read_records(
+            kintone_client, app_id, query, list(converter.codes), parallel=parallel_read
+        )
     except KintoneError as error:
         raise kintone_failure(error) from error
     except ValueError as error:

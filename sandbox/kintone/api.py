@@ -760,7 +760,7 @@ def update_field_properties(schema: Schema, props: dict, errors: Collector) -> N
         base = f"properties[{code}]"
         fld = schema.fields.get(code)
         if fld is None:
-            raise coded(400, "GAIA_FC01", code=code)
+            raise coded(400, "GAIA_FC01", field=code)
         if not isinstance(raw, dict):
             errors.add(base, "not_object")
             continue
@@ -830,7 +830,7 @@ def delete_fields(schema: Schema, codes: list) -> None:
         code = str(code)
         fld = schema.find(code)
         if fld is None:
-            raise coded(400, "GAIA_FC01", code=code)
+            raise coded(400, "GAIA_FC01", field=code)
         if fld.type in SYSTEM_TYPES:
             raise param_error(f"fields[{codes.index(code)}]", "field_system")
     for code in codes:

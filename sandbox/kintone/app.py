@@ -328,8 +328,12 @@ def _params(request: Request) -> tuple[dict, Any]:
     return params, None
 
 
+# ASCII output with \u escapes is valid JSON and the C encoder's fast path (2-3x faster).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def _dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(body).encode("ascii")
 
 
 def _error(exc: KintoneError, lang: str, headers: dict[str, str]) -> Response:

@@ -202,12 +202,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "またはアプリやフィールドの閲覧権限がありません。",
     ),
     "GAIA_IL26": (
-        "The specified user (code: {code}) not found.",
-        "指定したユーザー（code: {code}）が見つかりません。",
+        "The specified user (code: {user}) not found.",
+        "指定したユーザー（code: {user}）が見つかりません。",
     ),
     "GAIA_FC01": (
-        "The specified field (code: {code}) not found.",
-        "指定されたフィールド（code: {code}）が見つかりません。",
+        "The specified field (code: {field}) not found.",
+        "指定されたフィールド（code: {field}）が見つかりません。",
     ),
     "GAIA_TM12": (
         "The number of cursors has reached the limit (10). Delete unnecessary cursors.",

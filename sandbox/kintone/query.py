@@ -29,7 +29,7 @@ MAX_OFFSET = 10_000
 _WHITESPACE = " \t\r\n\u3000"
 _SPECIAL = '()",=!<>'
 _ESCAPES = {'"': '"', "\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 NUMERIC_TYPES = frozenset({"NUMBER", "CALC", "RECORD_NUMBER", "__ID__"})
 ID_TYPES = frozenset({"RECORD_NUMBER", "__ID__"})

@@ -352,7 +352,7 @@ class RecordWriter:
         except (ValueError, TypeError):
             self.errors.add(f"{base}.value", key)
             return None
-        if value and not _in_range(value):
+        if value and key != "bad_time" and not _in_range(value):
             self.errors.add(f"{base}.value", "date_range")
         return value
 
@@ -377,7 +377,7 @@ class RecordWriter:
                 return user.entity()
             if self.ctx.lenient:
                 return {"code": code, "name": code}
-            raise coded(400, "GAIA_IL26", code=code)
+            raise coded(400, "GAIA_IL26", user=code)
         # Organizations and groups have no directory in the sandbox: any code is accepted.
         return {"code": code, "name": code}
 

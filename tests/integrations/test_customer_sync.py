@@ -707,7 +707,8 @@ def test_more_records_than_one_page_are_read_in_few_calls(world):
     outcome = world.run(setting())
     assert (outcome.processed, outcome.total) == (1201, 1201)
     calls = world.kintone_calls()
-    assert calls == {"GET /k/v1/app/form/fields.json": 1, "GET /k/v1/records.json": 3}
+    # Two seek ranges in parallel: the probe, A's first page, then one page per range.
+    assert calls == {"GET /k/v1/app/form/fields.json": 1, "GET /k/v1/records.json": 4}
     done = [p[0] for p in outcome.progress]
     assert done == sorted(done) and done[-1] == 1201
 
@@ -815,3 +816,48 @@ def test_missing_group_id_is_a_settings_error(world):
     world.create_account()
     with pytest.raises(CustomerSyncSettingsError, match="配信グループIDが設定されていません"):
         world.run(setting(target_type="group", target_id=""))
+
+
+def test_sparse_ids_and_a_condition_are_read_completely_by_both_ranges(world):
+    world.create_account()
+    world.add_records(
+        [
+            kintone_record(f"u{i:04d}@example.jp", pref="東京都" if i % 3 else "大阪府")
+            for i in range(1400)
+        ]
+    )
+    # Delete a block in the middle and scattered records, leaving ids with holes.
+    deleter = world.make_token(["view", "delete"])
+    gone = [*range(600, 900), *range(1, 1400, 7)]
+    with KintoneClient(f"{world.kintone_url}/{SUBDOMAIN}", api_tokens=[deleter]) as client:
+        client.delete_records(int(world.app_id), sorted(set(gone)))
+    deleted = {i - 1 for i in gone}  # record id n holds record index n - 1
+    expected = {f"u{i:04d}@example.jp" for i in range(1400) if i not in deleted and i % 3}
+    conditions = ConditionSet("all", (Condition("pref", "DROP_DOWN", "in", ("東京都",)),))
+    outcome = world.run(setting(conditions=conditions))
+    assert set(world.customers()) == expected
+    assert outcome.total == outcome.processed == len(expected)
+    pages = world.kintone_calls()["GET /k/v1/records.json"]
+    assert pages <= -(-len(expected) // 500) + 2
+
+
+def test_plugin_filter_with_a_sort_order_reads_through_a_cursor(world):
+    world.create_account()
+    world.add_records(
+        [kintone_record(f"s{i}@example.jp", score=str(i), pref="東京都") for i in range(30)]
+    )
+    outcome = world.run(setting(), query_override="score >= 10 order by score desc")
+    assert outcome.total == 20
+    assert len(world.customers()) == 20
+    calls = world.kintone_calls()
+    assert calls.get("POST /k/v1/records/cursor.json") == 1
+
+
+def test_group_that_no_longer_exists_in_haihai_is_named(world):
+    world.create_account()
+    world.add_records([kintone_record("a@example.jp")])
+    with pytest.raises(HaihaiAccessError) as info:
+        world.run(setting(target_type="group", target_id="99"))
+    assert info.value.code == "haihai_target"
+    assert "配信グループが存在しません（gid=99）" in info.value.message
+    assert "「配配メール設定の同期」" in info.value.message

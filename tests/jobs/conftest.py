@@ -90,10 +90,14 @@ class JobsHarness:
         self.processes.append(process)
         return process
 
-    def worker(self, *args: str, name: str | None = None, env: dict | None = None) -> subprocess.Popen:
+    def worker(
+        self, *args: str, name: str | None = None, env: dict | None = None
+    ) -> subprocess.Popen:
         """Start a long-running worker (no RQ scheduler, named `name`)."""
         extra = ["--name", name] if name else []
-        return self.start("jobs", "worker", "--without-scheduler", *extra, *args, name=name or "worker", env=env)
+        return self.start(
+            "jobs", "worker", "--without-scheduler", *extra, *args, name=name or "worker", env=env
+        )
 
     def burst(self, *args: str, name: str | None = None, timeout: float = 60) -> None:
         """Run a burst worker until the queue is empty."""
@@ -180,7 +184,9 @@ def make_connector(app, account_code: str, name: str = "配配メール-kintone�
     from portal.models import Account, Connector
 
     with app.app_context(), session_scope() as session:
-        account = Account(connector_id=account_code, email=f"{account_code}@example.com", password_hash="x")
+        account = Account(
+            connector_id=account_code, email=f"{account_code}@example.com", password_hash="x"
+        )
         session.add(account)
         session.flush()
         connector = Connector(account_id=account.id, name=name)

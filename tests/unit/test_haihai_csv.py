@@ -86,11 +86,48 @@ def test_unencodable_character_is_reported_with_row_and_column_and_row_is_not_wr
     assert writer.rows_written == 2
 
 
+def test_unencodable_header_is_reported_as_such():
+    with pytest.raises(CsvEncodeError) as caught:
+        CsvPartWriter(["メールアドレス", "𠮷"], "shift_jis")
+    assert caught.value.row == 0
+    assert caught.value.user_message.startswith("項目名「𠮷」に")
+
+
 def test_emoji_in_shift_jis_is_an_error_never_a_replacement():
     with pytest.raises(CsvEncodeError) as caught:
         list(split_csv_parts(HEADERS, [["x@example.jp", "ok", "楽しい😀"]], encoding="sjis"))
     assert caught.value.column == "備考"
     assert caught.value.char == "😀"
+
+
+@pytest.mark.parametrize("char", ["〜", "−", "¢", "£", "¬", "‖"])
+def test_shift_jis_lookalikes_are_refused_rather_than_silently_changed(char):
+    writer = CsvPartWriter(["メールアドレス", "営業時間"], "shift_jis")
+    with pytest.raises(CsvEncodeError) as caught:
+        writer.add_row(["a@example.jp", f"10:00{char}18:00"])
+    assert (caught.value.row, caught.value.column, caught.value.char) == (1, "営業時間", char)
+    assert writer.finish() is None
+
+
+def test_lookalike_substitution_is_an_explicit_choice():
+    writer = CsvPartWriter(["メールアドレス", "営業時間"], "shift_jis", substitute_lookalikes=True)
+    writer.add_row(["a@example.jp", "10:00〜18:00 −5℃"])
+    rows = read_rows(writer.finish().data, "cp932")
+    assert rows[1] == ["a@example.jp", "10:00～18:00 －5℃"]
+    # UTF-8 carries the original characters unchanged.
+    utf8 = CsvPartWriter(["メールアドレス", "営業時間"])
+    utf8.add_row(["a@example.jp", "10:00〜18:00 −5℃"])
+    assert read_rows(utf8.finish().data)[1][1] == "10:00〜18:00 −5℃"
+
+
+def test_euc_jp_yen_sign_is_refused():
+    with pytest.raises(CsvEncodeError) as caught:
+        list(
+            split_csv_parts(
+                ["メールアドレス", "価格"], [["a@example.jp", "¥100"]], encoding="euc-jp"
+            )
+        )
+    assert caught.value.char == "¥"
 
 
 def test_split_collects_encode_errors_when_asked_and_keeps_the_other_rows():
@@ -140,6 +177,7 @@ def test_row_larger_than_a_part_is_refused():
     with pytest.raises(CsvRowTooLargeError) as caught:
         writer.add_row(["x" * 50])
     assert caught.value.row == 1 and caught.value.max_bytes == 20
+    assert caught.value.user_message.startswith("1件目のデータが大きすぎるため")
     with pytest.raises(CsvRowTooLargeError):
         CsvPartWriter(["a-very-long-header-name"], max_bytes=10)
 
@@ -235,15 +273,13 @@ def test_property_shift_jis_never_drops_or_replaces_characters(rows):
         bad_value = rows[error.row - 1][error.column_index - 1]
         assert error.char in bad_value
         assert error.column == ["a", "b"][error.column_index - 1]
-        with pytest.raises(UnicodeEncodeError):
-            error.char.encode("cp932")
+        assert _unencodable(error.char)
     for index in refused:
         assert any(_unencodable(value) for value in rows[index - 1])
 
 
 def _unencodable(value: str) -> bool:
     try:
-        value.encode("cp932")
+        return value.encode("cp932").decode("cp932") != value
     except UnicodeEncodeError:
         return True
-    return False

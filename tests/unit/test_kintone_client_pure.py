@@ -123,6 +123,9 @@ def test_seek_query_parenthesises_the_condition():
     assert seek_query('a = "1" or b = "2"', 1200, 100) == (
         '($id > 1200) and (a = "1" or b = "2") order by $id asc limit 100'
     )
+    assert seek_query("x > 1", 10, 500, before=900, descending=True) == (
+        "($id > 10 and $id < 900) and (x > 1) order by $id desc limit 500"
+    )
 
 
 @given(st.text(alphabet='abc "\\', max_size=20))

@@ -145,10 +145,11 @@ class SettingsEnv:
         return next(str(i["item_id"]) for i in items if i.get("type") == "email")
 
     def stored(self) -> ConnectorSettings:
-        """The stored settings row (detached)."""
+        """The stored settings row, detached (an empty one when nothing was stored yet)."""
         with self.app.app_context(), session_scope() as session:
             row = session.get(ConnectorSettings, self.connector_id)
-            assert row is not None
+            if row is None:
+                return ConnectorSettings(connector_id=self.connector_id)
             session.expunge(row)
             return row
 
@@ -199,16 +200,12 @@ def make_env(
         groups=[{"gid": "1", "name": "メールマガジン"}],
         plans=[{"spid": "1", "name": "資料請求フォロー"}],
     )
-    return SettingsEnv(
-        app, client, connector_pk, account.id, kintone_url, haihai_url, app_id, base
-    )
+    return SettingsEnv(app, client, connector_pk, account.id, kintone_url, haihai_url, app_id, base)
 
 
 def field_error(html: str, name: str) -> str | None:
     """The message shown next to form field `name` (None when it has none)."""
-    match = re.search(
-        r'data-error-for="' + re.escape(name) + r'"[^>]*>([^<]*)<', html
-    )
+    match = re.search(r'data-error-for="' + re.escape(name) + r'"[^>]*>([^<]*)<', html)
     return unescape(match.group(1)) if match else None
 
 

@@ -184,6 +184,14 @@ def test_plan_gating_names_the_feature_and_the_plan(admin, client):
     assert list(client.iter_events(EventKind.DOWNLOAD, *WINDOW)) == []
 
 
+def test_forms_need_an_admin_login(admin, client):
+    admin.patch_user(is_admin=False)
+    with pytest.raises(HaihaiPlanError) as caught:
+        client.list_forms()
+    assert "管理者権限のあるログインID" in caught.value.user_message
+    assert client.list_groups()
+
+
 def test_transient_server_errors_are_retried(admin, client):
     admin.config(faults=[{"action": "GetGroupList", "times": 2}])
     assert len(client.list_groups()) == 2
@@ -261,3 +269,18 @@ def test_client_refuses_production_style_check_for_local_url_without_flag(haihai
 
     with pytest.raises(ValueError, match="正しい配配メールURLではありません"):
         HaihaiClient(f"{haihai_sandbox}/{ACCOUNT}/", "sync-user", "token")
+
+
+def test_csv_mode_error_body_of_the_sandbox_is_understood(admin, haihai_sandbox):
+    import requests
+
+    from portal.integrations.haihai import _csv_error
+
+    response = requests.post(
+        f"{haihai_sandbox}/{ACCOUNT}/",
+        params={"ac": "GetGroupList"},
+        data={"login_id": "x", "api_token": "y", "return_format": "csv", "charset": "2"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert _csv_error(response.content) == (81401, "ログインIDまたはAPIトークンが正しくありません")

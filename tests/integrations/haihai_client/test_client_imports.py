@@ -267,6 +267,25 @@ def test_charsets_carry_japanese_text(admin, client, encoding, name):
     assert admin.customer("kana@example.jp")["values"]["氏名"] == name
 
 
+def test_utf8_bom_is_accepted(admin, client):
+    writer = CsvPartWriter(HEADERS, bom=True)
+    writer.add_row(["bom@example.jp", "BOM", "", "東京都"])
+    result = run_import(client, writer.finish().data, ImportOptions())
+    assert result.inserted == 1
+
+
+def test_email_domain_is_case_insensitive_and_local_part_is_not(admin, client):
+    admin.add_customers([{"email": "Taro@example.jp", "values": {"都道府県": "大阪府"}}])
+    rows = [
+        ["Taro@EXAMPLE.JP", "同一人物", "", "東京都"],
+        ["taro@example.jp", "別人", "", "東京都"],
+    ]
+    result = run_import(client, csv_bytes(rows), ImportOptions(overwrite=True))
+    assert (result.updated, result.inserted) == (1, 1)
+    assert admin.customer("Taro@example.jp")["values"]["氏名"] == "同一人物"
+    assert admin.customer_count() == 2
+
+
 def test_file_in_another_encoding_than_declared_is_refused_and_not_counted(admin, client):
     data = csv_bytes([["a@example.jp", "山田", "", "東京都"]], encoding=CsvEncoding.SHIFT_JIS)
     with pytest.raises(HaihaiValidationError) as caught:

@@ -124,6 +124,16 @@ def test_iter_customers_filters_by_target_and_state(admin, client):
     assert in_plan[0].memberships[0].step_start_date is not None
 
 
+def test_iter_customers_updated_since(admin, client):
+    admin.config(now=jst(T0))
+    admin.add_customers([{"email": "old@example.jp"}])
+    admin.config(advance_seconds=3600)
+    admin.add_customers([{"email": "new@example.jp"}])
+    since = T0 + dt.timedelta(minutes=30)
+    assert [c.email for c in client.iter_customers(updated_since=since)] == ["new@example.jp"]
+    assert len(list(client.iter_customers())) == 2
+
+
 def test_delivery_state_lists_per_database_group_and_plan(admin, client):
     admin.add_customers(
         [

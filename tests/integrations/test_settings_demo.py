@@ -1,0 +1,126 @@
+"""Demo fixtures against the real sandboxes: seeded data, and a connector that syncs at once."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from portal.db import session_scope
+from portal.demo_fixtures import (
+    DEMO_CUSTOMER_COUNT,
+    DEMO_RECORD_COUNT,
+    configure_demo_connector,
+    customer_app_fields,
+    seed_sandboxes,
+)
+from portal.integrations.haihai import HaihaiClient
+from portal.integrations.kintone import KintoneClient
+from portal.models import Account
+from portal.settings.service import load_connector_config
+from portal.syncs.kintone_schema import MAPPABLE_TYPE_CODES
+
+
+@pytest.fixture(scope="module")
+def sandboxes(kintone_sandbox_server, haihai_sandbox_server):
+    """Both sandboxes seeded once for this module."""
+    for server in (kintone_sandbox_server, haihai_sandbox_server):
+        requests.post(f"{server.url}/_sandbox/reset", timeout=10).raise_for_status()
+    seeds = seed_sandboxes(kintone_sandbox_server.url, haihai_sandbox_server.url)
+    return kintone_sandbox_server.url, haihai_sandbox_server.url, seeds
+
+
+def test_demo_app_has_a_field_of_every_mappable_type_and_realistic_records(sandboxes):
+    kintone_url, _haihai_url, seeds = sandboxes
+    kintone = seeds["kintone"]
+    with KintoneClient(
+        f"{kintone_url}/{kintone['subdomain']}", api_tokens=[kintone["api_token"]]
+    ) as client:
+        fields = client.get_form_fields(int(kintone["app_id"]))
+        records = list(client.iter_records(int(kintone["app_id"])))
+    present = {prop["type"] for prop in fields.values()}
+    # Process-management fields exist only when that feature is on; everything else is there.
+    assert MAPPABLE_TYPE_CODES - {"STATUS", "STATUS_ASSIGNEE"} <= present
+    assert set(customer_app_fields()) <= set(fields)
+    assert len(records) == DEMO_RECORD_COUNT == seeds["records"]
+    emails = [r["email"]["value"] for r in records]
+    assert len(set(emails)) == len(emails)
+    assert all(e.endswith((".example.co.jp", ".example.jp", ".example.com")) for e in emails)
+    first = records[0]
+    assert first["company"]["value"].startswith("株式会社")
+    assert " " in first["name"]["value"]
+    assert first["owner"]["value"][0]["name"] != first["owner"]["value"][0]["code"]
+
+
+def test_demo_haihai_account_matches_the_app(sandboxes):
+    _kintone_url, _haihai_url, seeds = sandboxes
+    haihai = seeds["haihai"]
+    with HaihaiClient(
+        haihai["url"], haihai["login_id"], haihai["api_token"], allow_local=True
+    ) as c:
+        items = {item.label: item for item in c.list_items()}
+        groups = c.list_groups()
+        plans = c.list_step_plans()
+        forms = c.list_forms()  # Bridge plan
+        customers = list(c.iter_customers())
+    assert items["メールアドレス"].is_email
+    assert {"会社名", "氏名", "業種", "関心のある製品", "初回接触日"} <= set(items)
+    assert [g.name for g in groups][:2] == ["メールマガジン購読者", "セミナー案内"]
+    assert len(plans) == 2 and len(forms) == 2
+    assert len(customers) == DEMO_CUSTOMER_COUNT == seeds["customers"]
+
+
+def test_seeding_twice_keeps_one_app_and_one_account(sandboxes):
+    kintone_url, haihai_url, seeds = sandboxes
+    again = seed_sandboxes(kintone_url, haihai_url)
+    assert again["kintone"] == seeds["kintone"]
+    dump = requests.get(
+        f"{kintone_url}/_sandbox/records",
+        params={"subdomain": seeds["kintone"]["subdomain"], "app": seeds["kintone"]["app_id"]},
+        timeout=10,
+    ).json()
+    assert len(dump["records"]) == DEMO_RECORD_COUNT
+
+
+def test_demo_connector_is_synced_and_mapped_for_a_first_run(app, sandboxes):
+    from portal.auth.testing import create_account
+
+    kintone_url, haihai_url, seeds = sandboxes
+    account = create_account(app, "DEMO01")
+    with app.app_context(), session_scope() as session:
+        connector = configure_demo_connector(
+            session, account.id, kintone_url + "/{subdomain}", haihai_url, seeds
+        )
+        connector_id = connector.id
+        assert session.get(Account, account.id).connector_id == "DEMO01"
+    with app.app_context(), session_scope() as session:
+        config = load_connector_config(
+            session, connector_id, kintone_base_template=kintone_url + "/{subdomain}"
+        )
+    assert config.kintone.base_url == f"{kintone_url}/demo"
+    assert config.haihai.base_url == seeds["haihai"]["url"]
+    assert config.email_mapping.kintone_code == "email"
+    assert config.email_display_name == "メールアドレス"
+    mapped = {m.kintone_code: m.haihai_item for m in config.mappings}
+    assert mapped["company"] == "会社名" and mapped["interests"] == "関心のある製品"
+    assert len(mapped) == 15
+    assert config.view_url.timing == "manual" and config.view_url.target_field == "view_url"
+    assert "owner" in config.kintone_fields
+
+
+def test_demo_connector_without_sandboxes_keeps_its_settings_unsynced(app, sandboxes):
+    from portal.auth.testing import create_account
+    from sandbox.serve import free_port
+
+    _kintone_url, _haihai_url, seeds = sandboxes
+    closed = f"http://127.0.0.1:{free_port()}"
+    account = create_account(app, "DEMO02")
+    with app.app_context(), session_scope() as session:
+        connector = configure_demo_connector(
+            session, account.id, closed + "/{subdomain}", closed, seeds
+        )
+        config = load_connector_config(
+            session, connector.id, kintone_base_template=closed + "/{subdomain}"
+        )
+    assert config.haihai.base_url == f"{closed}/{seeds['haihai']['account_key']}/"
+    assert config.kintone.app_id == seeds["kintone"]["app_id"]
+    assert config.mappings == () and config.kintone_fields == {}
