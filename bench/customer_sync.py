@@ -141,7 +141,15 @@ def setup(
     return app, token
 
 
-def run_sync(kintone: str, haihai: str, app: str, token: str, stop_missing: bool, out) -> None:
+def run_sync(
+    kintone: str,
+    haihai: str,
+    app: str,
+    token: str,
+    stop_missing: bool,
+    first_poll: float | None,
+    out,
+) -> None:
     """Child process: run one 顧客情報連携 and send back the outcome and the wall time."""
     from portal.integrations.haihai import HaihaiClient
     from portal.integrations.kintone import KintoneClient
@@ -181,7 +189,7 @@ def run_sync(kintone: str, haihai: str, app: str, token: str, stop_missing: bool
             setting,
             kintone_client=kintone_client,
             haihai_client=haihai_client,
-            first_poll=0.5,
+            first_poll=first_poll,
         )
     seconds = time.perf_counter() - started
     out.send(
@@ -207,6 +215,12 @@ def main() -> int:
         action="store_true",
         help="also 「kintoneアプリのデータに存在しない顧客を配信停止にする」",
     )
+    parser.add_argument(
+        "--first-poll",
+        type=float,
+        default=None,
+        help="seconds before the first import-result poll (default: the service's estimate)",
+    )
     args = parser.parse_args()
 
     kintone_proc, kintone = start_sandbox("kintone")
@@ -222,7 +236,8 @@ def main() -> int:
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         child = context.Process(
-            target=run_sync, args=(kintone, haihai, app, token, args.stop_missing, send)
+            target=run_sync,
+            args=(kintone, haihai, app, token, args.stop_missing, args.first_poll, send),
         )
         child.start()
         send.close()
@@ -271,8 +286,9 @@ def main() -> int:
             "processed": result["processed"],
             "stop_missing": args.stop_missing,
             "stopped": result["stopped"],
+            # The time target is set for 100,001 records; calls and memory hold at any size.
             "ok": (
-                result["seconds"] < 60
+                (result["seconds"] < 60 or args.records > 100_001)
                 and kintone_calls <= kintone_budget
                 and imports == result["parts"] + (1 if result["stopped"] else 0)
                 and result["peak_rss_mb"] < 300

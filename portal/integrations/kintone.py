@@ -25,6 +25,7 @@ import contextlib
 import enum
 import json
 import logging
+import queue
 import re
 import threading
 import time
@@ -111,6 +112,8 @@ class WriteReport:
     calls: int = 0
     committed: list[tuple[int, int]] = field(default_factory=list)
     failed: list[tuple[int, int]] = field(default_factory=list)
+    sent_until: int = 0  # input index after the last record sent
+    stopped_early: bool = False  # input was left unsent because a chunk failed
 
     def committed_ranges_text(self) -> str:
         """Compact text of the committed ranges, e.g. `0-1999, 4000-5999` (inclusive ends)."""
@@ -559,8 +562,10 @@ class KintoneClient:
         self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
         self._read_pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cursors: dict[str, _CursorHandle] = {}
+        self._doomed: queue.SimpleQueue = queue.SimpleQueue()  # cursors of dropped iterators
+        self._janitor: threading.Thread | None = None
         self.calls = 0  # HTTP requests sent (retries included)
         self.retries = 0
         self._closed = False
@@ -578,6 +583,9 @@ class KintoneClient:
         if self._closed:
             return
         self._closed = True
+        if self._janitor is not None:
+            self._doomed.put(None)
+            self._janitor.join(timeout=self.timeout * 2)
         for cursor_id, handle in list(self._cursors.items()):
             self._delete_cursor_quietly(cursor_id, handle.app)
         for pool in (self._pool, self._read_pool):
@@ -817,8 +825,25 @@ class KintoneClient:
             owner = handle.owner() if handle.owner else None
             if owner is not None:
                 owner._released = True
+                owner._cursor_id = None
             self._delete_cursor_quietly(cursor_id, handle.app)
         return len(idle)
+
+    def _start_janitor(self) -> None:
+        with self._lock:
+            if self._janitor is None and not self._closed:
+                self._janitor = threading.Thread(
+                    target=self._sweep, name="kintone-cursor-janitor", daemon=True
+                )
+                self._janitor.start()
+
+    def _sweep(self) -> None:
+        """Delete the cursors of iterators that were dropped unfinished, until told to stop."""
+        while True:
+            item = self._doomed.get()
+            if item is None:
+                return
+            self._delete_cursor_quietly(*item)
 
     def _delete_cursor_quietly(self, cursor_id: str, app: int | None) -> None:
         try:
@@ -1033,7 +1058,8 @@ class KintoneClient:
 
         pool = self._executor() if max_in_flight > 1 else None
         try:
-            for chunk in _chunks(items, RECORDS_PER_BULK):
+            chunks = _chunks(items, RECORDS_PER_BULK)
+            for chunk in chunks:
                 if pool is None:
                     future: Future = Future()
                     try:
@@ -1048,9 +1074,12 @@ class KintoneClient:
                         for item in done:
                             settle(item)
                     if failures:
+                        report.stopped_early = True
                         break
                     in_flight[pool.submit(send, chunk)] = chunk
+                report.sent_until = chunk.start + len(chunk.items)
                 if failures:
+                    report.stopped_early = next(chunks, None) is not None
                     break
         finally:
             # Let every request already sent finish so the report says what was committed.
@@ -1065,10 +1094,12 @@ class KintoneClient:
                 _locate_write_error(error, chunk)
                 error.write_report = report
                 error.context = (
-                    f"bulk {method} app={app}: records {chunk.start}-"
-                    f"{chunk.start + len(chunk.items) - 1} not written; committed before the "
-                    f"failure: {report.committed_ranges_text()}"
+                    f"bulk {method} app={app}: records #{chunk.start}-"
+                    f"#{chunk.start + len(chunk.items) - 1} were not written (a bulk request is "
+                    f"all or nothing); committed: {report.committed_ranges_text()}"
                 )
+                if report.stopped_early:
+                    error.context += f"; records from #{report.sent_until} on were not sent"
             raise error
         return result
 
@@ -1325,9 +1356,18 @@ class RecordIterator(Iterator[dict[str, Any]]):
         self.close()
 
     def __del__(self) -> None:
-        # A finaliser must never raise; the cursor expires on its own if this fails.
+        # The collector may run this in any thread, even one holding a lock the DELETE would
+        # need, so hand the deletion to a worker instead of calling out from here. A fetch in
+        # flight holds a reference to the iterator, so none can be running now. A finaliser
+        # must never raise; the cursor expires on its own if this fails.
         with contextlib.suppress(Exception):
-            self.close()
+            self._closed = True
+            if self._pending is not None:
+                self._pending.cancel()
+            cursor_id, self._cursor_id = self._cursor_id, None
+            if cursor_id is not None:
+                # SimpleQueue.put is safe to call from a finaliser (reentrant, no Python lock).
+                self._client._doomed.put((cursor_id, self.app))
 
     # -- paging ----------------------------------------------------------------------------
 
@@ -1463,6 +1503,7 @@ class RecordIterator(Iterator[dict[str, Any]]):
                 self.app, query, self._fields, size=self._page_size
             )
             self.calls += 1
+            client._start_janitor()
             with client._lock:
                 client._cursors[cursor_id] = _CursorHandle(self.app, weakref.ref(self))
             self._cursor_id = cursor_id
@@ -1505,21 +1546,23 @@ def _decode(response: requests.Response) -> dict[str, Any]:
                 "INVALID_RESPONSE",
                 f"kintone answered {status} without a JSON object",
                 status=status,
+                maybe_applied=True,
             )
         return payload
     if isinstance(payload, dict):
-        return _raise(_error_from_payload(status, payload, response.headers))
-    text = response.text.strip().replace("\n", " ")[:200]
-    cls = KintoneServerError if status >= 500 else error_class_for(f"HTTP_{status}", status)
-    raise cls(
-        f"HTTP_{status}",
-        text or response.reason or "no body",
-        status=status,
-        retry_after=_retry_after(response.headers),
-    )
-
-
-def _raise(error: KintoneError) -> dict[str, Any]:
+        error = _error_from_payload(status, payload, response.headers)
+    else:
+        text = response.text.strip().replace("\n", " ")[:200]
+        cls = KintoneServerError if status >= 500 else error_class_for(f"HTTP_{status}", status)
+        error = cls(
+            f"HTTP_{status}",
+            text or response.reason or "no body",
+            status=status,
+            retry_after=_retry_after(response.headers),
+        )
+    # kintone rolls a refused request back (4xx); a 5xx other than maintenance (503) may come
+    # from a proxy after kintone finished, so the outcome of a write is unknown.
+    error.maybe_applied = status >= 500 and status != 503
     raise error
 
 

@@ -29,7 +29,6 @@ from portal.settings.customer_section import (
     MAX_SETTINGS,
     MSG_CONDITIONS_FORMAT,
     MSG_CONDITIONS_TOO_MANY,
-    SettingValues,
     account_timezone,
     condition_fields,
     condition_set_from_json,
@@ -312,22 +311,21 @@ def _check_number(number: int) -> None:
         abort(404)
 
 
-def _section_render(ctx: SectionContext, settings: list[SettingValues]) -> dict[str, Any]:
-    section = get_section("step5")
-    values = {"settings": settings}
-    return {"values": values, "view": section.view_context(ctx, values)}
+def _posted_values(ctx: SectionContext) -> dict[str, Any]:
+    """Step5's template values as posted with the page (settings and 連携設定方法)."""
+    return get_section("step5").posted_values(request.form, ctx)
 
 
-def _posted_settings(ctx: SectionContext) -> list[SettingValues]:
-    return get_section("step5").posted_values(request.form, ctx)["settings"]
+def _render_values(ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
+    return {"values": values, "view": get_section("step5").view_context(ctx, values)}
 
 
-def _settings_html(ctx: SectionContext, settings: list[SettingValues]) -> str:
+def _settings_html(ctx: SectionContext, values: dict[str, Any]) -> str:
     return render_template(
         "settings/_step5_settings.html",
         connector=ctx.connector,
         errors={},
-        **_section_render(ctx, settings),
+        **_render_values(ctx, values),
     )
 
 
@@ -340,18 +338,17 @@ def block(connector_id: str, number: int):
     """One setting re-rendered from the posted page (after 連携先種別 / 連携形式 changed)."""
     _check_number(number)
     ctx = _context(connector_id)
-    settings = _posted_settings(ctx)
-    setting = next((s for s in settings if s.number == number), None)
+    values = _posted_values(ctx)
+    setting = next((s for s in values["settings"] if s.number == number), None)
     if setting is None:
         setting = posted_setting_values(request.form, number)
-        settings.append(setting)
-    render = _section_render(ctx, settings)
+        values["settings"].append(setting)
     return render_template(
         "settings/_step5_setting.html",
         connector=ctx.connector,
         setting=setting,
         errors={},
-        **render,
+        **_render_values(ctx, values),
     )
 
 
@@ -360,10 +357,11 @@ def block(connector_id: str, number: int):
 def add(connector_id: str):
     """「＋ 顧客情報連携設定を追加する」: the settings as posted plus the next number."""
     ctx = _context(connector_id)
-    settings = _posted_settings(ctx)
+    values = _posted_values(ctx)
+    settings = values["settings"]
     if len(settings) < MAX_SETTINGS:
         settings.append(default_values(len(settings) + 1))
-    return _settings_html(ctx, settings)
+    return _settings_html(ctx, values)
 
 
 @bp.post("/connectors/<connector_id>/settings/customer/remove")
@@ -371,10 +369,10 @@ def add(connector_id: str):
 def remove(connector_id: str):
     """Remove the last added setting from the page (setting 1 always stays)."""
     ctx = _context(connector_id)
-    settings = _posted_settings(ctx)
-    if len(settings) > 1:
-        settings.pop()
-    return _settings_html(ctx, settings)
+    values = _posted_values(ctx)
+    if len(values["settings"]) > 1:
+        values["settings"].pop()
+    return _settings_html(ctx, values)
 
 
 # --- the 「連携条件の設定」 dialog -------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
 from portal.models.customer_syncs import CustomerSyncRow
-from portal.models.settings import HAIHAI_METHOD_SYNCED
+from portal.models.settings import HAIHAI_METHOD_MANUAL, HAIHAI_METHOD_SYNCED
 from portal.runs.registry import CUSTOMER_SYNC_COUNT
 from portal.settings import messages as msg
 from portal.settings import schedule_support
@@ -548,7 +548,12 @@ class CustomerSyncSection(Section):
         if numbers is None:
             return self.stored_values(ctx)
         numbers = sorted({n for n in numbers if 1 <= n <= MAX_SETTINGS}) or [1]
-        return {"settings": [posted_setting_values(form, n) for n in numbers]}
+        values: dict[str, Any] = {"settings": [posted_setting_values(form, n) for n in numbers]}
+        # The page may switch 連携設定方法 before saving: the blocks follow the posted choice.
+        method = form.get("haihai_method")
+        if method in (HAIHAI_METHOD_MANUAL, HAIHAI_METHOD_SYNCED):
+            values["method"] = method
+        return values
 
     def view_context(self, ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
         fields = ctx.kintone_fields
@@ -562,7 +567,7 @@ class CustomerSyncSection(Section):
                 continue
             summaries[setting.number] = {"invalid": False, **summarize(condition_set, fields)}
         return {
-            "synced": ctx.haihai_method == HAIHAI_METHOD_SYNCED,
+            "synced": values.get("method", ctx.haihai_method) == HAIHAI_METHOD_SYNCED,
             "groups": list(snapshot.get("groups", [])),
             "step_plans": list(snapshot.get("step_plans", [])),
             "summaries": summaries,

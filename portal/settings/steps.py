@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,7 +253,7 @@ class HaihaiSection(Section):
         ctx.session.add(s)
 
 
-def sync_view(synced_at, report: dict | None) -> dict[str, Any]:
+def sync_view(synced_at: dt.datetime | None, report: dict | None) -> dict[str, Any]:
     """Template values of a sync area: last time, warnings, removals of the last re-sync."""
     report = report or {}
     return {

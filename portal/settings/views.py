@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
@@ -27,7 +28,6 @@ from portal.settings.mapping import (
 from portal.settings.sections import (
     HAIHAI_SYNCED,
     KINTONE_SYNCED,
-    DriftEntry,
     Section,
     SectionContext,
     all_sections,
@@ -97,7 +97,7 @@ def _section_html(
 
 @bp.get("/connectors/<connector_id>/settings")
 @login_required
-def edit(connector_id: str):
+def edit(connector_id: str) -> ResponseReturnValue:
     """The 連携設定 page with every Step, filled from the stored settings."""
     ctx = _context(connector_id)
     return render_template("settings/edit.html", connector=ctx.connector, form_html=_form_html(ctx))
@@ -105,7 +105,7 @@ def edit(connector_id: str):
 
 @bp.post("/connectors/<connector_id>/settings")
 @login_required
-def save(connector_id: str):
+def save(connector_id: str) -> ResponseReturnValue:
     """「保存」: validate every Step; store all of it or nothing (422 with the messages)."""
     confirmed = request.form.get("confirmed") == "1"
     ctx = _context(connector_id, confirmed=confirmed)
@@ -144,7 +144,7 @@ def html_page(ctx: SectionContext, form_html: str) -> str:
 
 @bp.get("/connectors/<connector_id>/settings/sections/<key>")
 @login_required
-def section(connector_id: str, key: str):
+def section(connector_id: str, key: str) -> ResponseReturnValue:
     """One section re-rendered from the stored settings (after a sync changed them)."""
     ctx = _context(connector_id)
     try:
@@ -159,7 +159,7 @@ def section(connector_id: str, key: str):
 
 @bp.post("/connectors/<connector_id>/settings/plugin-token")
 @login_required
-def plugin_token(connector_id: str):
+def plugin_token(connector_id: str) -> ResponseReturnValue:
     """「発行」/「再発行」: a new plugin token, shown this once; the old one stops working."""
     ctx = _context(connector_id)
     token = service.issue_plugin_token(ctx.session, ctx.connector)
@@ -178,7 +178,7 @@ def plugin_token(connector_id: str):
 
 @bp.post("/connectors/<connector_id>/settings/haihai-sync")
 @login_required
-def haihai_sync(connector_id: str):
+def haihai_sync(connector_id: str) -> ResponseReturnValue:
     """「配配メール設定の同期」: fetch and store items, groups, step plans and forms."""
     ctx = _context(connector_id)
     try:
@@ -194,7 +194,7 @@ def haihai_sync(connector_id: str):
 
 @bp.post("/connectors/<connector_id>/settings/kintone-sync")
 @login_required
-def kintone_sync(connector_id: str):
+def kintone_sync(connector_id: str) -> ResponseReturnValue:
     """「kintone項目の同期」: fetch and store the app's fields, check the token's permissions."""
     ctx = _context(connector_id)
     try:
@@ -210,7 +210,7 @@ def kintone_sync(connector_id: str):
 
 @bp.post("/connectors/<connector_id>/settings/kintone-check")
 @login_required
-def kintone_check(connector_id: str):
+def kintone_check(connector_id: str) -> ResponseReturnValue:
     """接続テスト: report which permissions the kintone API token lacks (stores nothing)."""
     ctx = _context(connector_id)
     try:
@@ -222,11 +222,10 @@ def kintone_check(connector_id: str):
     return _section_html("step3", ctx, request.form, check_notice=notice)
 
 
-def _result_dialog(title: str, headline: str, synced_at, report: dict | None):
+def _result_dialog(title: str, headline: str, synced_at: Any, report: dict | None) -> str:
     view = sync_view(synced_at, report)
     groups: dict[str, dict[str, Any]] = {}
     for entry in view["entries"]:
-        entry: DriftEntry
         group = groups.setdefault(entry.group, {"headers": entry.headers, "rows": []})
         group["rows"].append(entry.cells)
     return render_template(
@@ -240,7 +239,7 @@ def _result_dialog(title: str, headline: str, synced_at, report: dict | None):
 
 @bp.get("/connectors/<connector_id>/settings/haihai-sync/result")
 @login_required
-def haihai_sync_result(connector_id: str):
+def haihai_sync_result(connector_id: str) -> ResponseReturnValue:
     """「配配メール設定の同期 結果詳細」 dialog of the last re-sync."""
     ctx = _context(connector_id)
     s = ctx.settings
@@ -254,7 +253,7 @@ def haihai_sync_result(connector_id: str):
 
 @bp.get("/connectors/<connector_id>/settings/kintone-sync/result")
 @login_required
-def kintone_sync_result(connector_id: str):
+def kintone_sync_result(connector_id: str) -> ResponseReturnValue:
     """「kintone項目の同期 結果詳細」 dialog of the last re-sync."""
     ctx = _context(connector_id)
     s = ctx.settings
@@ -306,7 +305,7 @@ def _dialog_html(
 
 @bp.get("/connectors/<connector_id>/settings/mapping")
 @login_required
-def mapping_dialog(connector_id: str):
+def mapping_dialog(connector_id: str) -> ResponseReturnValue:
     """Open 「連携項目の設定」 with the rows currently on the page (sent as query arguments)."""
     ctx = _context(connector_id)
     return _dialog_html(ctx, _dialog_state(ctx, request.args), whole=True)
@@ -314,7 +313,7 @@ def mapping_dialog(connector_id: str):
 
 @bp.post("/connectors/<connector_id>/settings/mapping")
 @login_required
-def mapping_dialog_update(connector_id: str):
+def mapping_dialog_update(connector_id: str) -> ResponseReturnValue:
     """「追加」 / 「×」 inside the dialog: the dialog re-rendered with the rows changed."""
     ctx = _context(connector_id)
     state = _dialog_state(ctx, request.form)
@@ -341,7 +340,7 @@ def mapping_dialog_update(connector_id: str):
 
 @bp.post("/connectors/<connector_id>/settings/mapping/apply")
 @login_required
-def mapping_apply(connector_id: str):
+def mapping_apply(connector_id: str) -> ResponseReturnValue:
     """「閉じる」: check the rows and put them on the page (saved later by 「保存」)."""
     ctx = _context(connector_id)
     state = _dialog_state(ctx, request.form)

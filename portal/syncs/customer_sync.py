@@ -3,10 +3,9 @@
 `run_customer_sync` checks that the kintone fields it needs still exist, streams the matching
 records (two concurrent `$id`-seek ranges, `customer_read`; a cursor when the plugin's filter
 sorts — so no app size is too large and kintone never refuses the read), converts them
-(`values`), writes
-CSV parts of at most 15 MB (`haihai_csv`) and sends each part as soon as it is complete with the
-setting's target, mode, overwrite, blank rule and report option. Memory holds one record page
-and one CSV part; with 「kintoneアプリのデータに存在しない顧客を配信停止にする」 also an 8-byte
+(`values`), writes CSV parts of at most 15 MB (`haihai_csv`) and sends each part as soon as it
+is complete with the setting's target, mode, overwrite, blank rule and report option. Memory
+holds a few record pages and one CSV part; with 「kintoneアプリのデータに存在しない顧客を配信停止にする」 also an 8-byte
 hash per record (8 MB per million records).
 
 Stopping customers missing from kintone (the manual's 付録1.4 flaw, fixed here):
@@ -37,6 +36,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import re
 import tempfile
 import time
 from array import array
@@ -84,6 +84,16 @@ from portal.syncs.values import RowConverter, UnsupportedFieldTypeError, email_k
 log = logging.getLogger(__name__)
 
 MAX_DETAIL_LINES = 1000
+# kintone stops a `like` / `not like` filter at this many hits and answers a partial result.
+LIKE_HIT_LIMIT = 100_000
+TOO_MUCH_DATA_MESSAGE = (
+    "kintone から取得するデータの量が多すぎるため、処理が中断されました。"
+    "連携条件を見直してください。"
+    "（「次のキーワードを含む」「次のキーワードを含まない」の条件に該当するレコードが"
+    "10万件以上あると、kintoneが絞り込みを途中で打ち切ります。）"
+)
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_LIKE = re.compile(r"\blike\b", re.I)
 REPORT_HINT = (
     "配配メールの[レポート] > [レポートメニュー] > [一括登録・削除の処理結果]で"
     "取り込み結果を確認してください。"
@@ -134,9 +144,9 @@ class CustomerSyncOutcome:
 class CustomerSyncError(Exception):
     """A 顧客情報連携 run failed; `message` is the specific Japanese sentence for 「エラー詳細」.
 
-    `code` classifies the failure (settings, kintone_auth, kintone_permission, kintone_app,
-    kintone_field, kintone_query, kintone_network, kintone_error, haihai_auth, haihai_limit,
-    haihai_network, haihai_error, csv). `parts_sent` and `job_ids` say what had already been
+    `code` classifies the failure: settings, kintone_auth, kintone_permission, kintone_app,
+    kintone_field, kintone_query, kintone_too_many, kintone_busy, kintone_network,
+    kintone_error, haihai_auth, haihai_limit, haihai_target, haihai_network, haihai_error. `parts_sent` and `job_ids` say what had already been
     sent to 配配メール when it failed (the message says so too).
     """
 
@@ -329,13 +339,6 @@ def plan_import(setting: CustomerSyncSetting, encoding: CsvEncoding) -> ImportPl
     )
 
 
-def required_field_codes(config: ConnectorConfig, setting: CustomerSyncSetting) -> list[str]:
-    """kintone field codes a run of `setting` reads (mappings, then condition fields)."""
-    codes = [m.kintone_code for m in config.mappings]
-    codes += [c.field_code for c in setting.conditions.conditions]
-    return list(dict.fromkeys(codes))
-
-
 def check_kintone_fields(
     config: ConnectorConfig,
     setting: CustomerSyncSetting | None,
@@ -466,6 +469,11 @@ def haihai_error_code(error: HaihaiError) -> str:
 # The run
 
 
+def uses_like(query: str) -> bool:
+    """Whether a kintone query filters with `like` / `not like` (string literals ignored)."""
+    return bool(_LIKE.search(_STRING_LITERAL.sub('""', query)))
+
+
 def _hash_key(email: str) -> int:
     """64-bit hash of an address's comparison key (collisions: ~1e-8 at ten million rows)."""
     digest = hashlib.blake2b(email_key(email).encode("utf-8"), digest_size=8).digest()
@@ -542,17 +550,19 @@ def run_customer_sync(
     progress: ProgressCallback | None = None,
     query_override: str | None = None,
     max_part_bytes: int = MAX_PART_BYTES,
-    encoding: CsvEncoding | str = CsvEncoding.SHIFT_JIS,
+    encoding: CsvEncoding | str = CsvEncoding.UTF8,
     first_poll: float | None = None,
     import_wait: float = 3600.0,
     parallel_read: bool = True,
+    like_hit_limit: int = LIKE_HIT_LIMIT,
 ) -> CustomerSyncOutcome:
     """Run one 顧客情報連携: kintone records matching the conditions (or `query_override`, the
     plugin's list-view filter) → 配配メール; raise CustomerSyncError subclasses on failure.
 
     `first_poll` overrides the wait before the first import-result poll (None: estimated from
     the row count); `import_wait` caps the wait for one import job in seconds; `parallel_read`
-    reads with two `$id` ranges at once (`customer_read`), else with the client's iterator.
+    reads with two `$id` ranges at once (`customer_read`), else with the client's iterator;
+    `like_hit_limit` is where kintone cuts a keyword search short (its result is then refused).
     """
     encoding = CsvEncoding.parse(encoding)
     report = progress or (lambda processed, total: None)
@@ -655,6 +665,12 @@ def run_customer_sync(
         if state.total == 0:
             report(0, 0)
             return CustomerSyncOutcome(processed=0, total=0)
+        if state.total >= like_hit_limit and uses_like(query):
+            # kintone cut the keyword search short: the result is incomplete, and sending it
+            # (worse: stopping everyone "missing" from it) would be wrong.
+            raise KintoneAccessError(
+                TOO_MUCH_DATA_MESSAGE, code="kintone_too_many", total=state.total
+            )
         report(0, state.total)
         writer = CsvPartWriter(converter.headers, encoding, max_part_bytes)
         keys = array("Q") if plan.needs_keys else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from portal.integrations.haihai import HaihaiClient, HaihaiError
@@ -43,9 +42,6 @@ TARGET_FIELD_TYPES = {
     "LINK": "リンク",
 }
 WRITE_CHUNK = 2000  # records per bulkRequest call
-PAGE = 500  # records per kintone read call
-READ_PARTS = 4  # $id ranges read side by side on large apps (each with its own prefetch)
-PARTITION_FROM = 4 * WRITE_CHUNK  # below this many records one sequential read is as fast
 BUDGET_PREFIX = "portal:budget"
 HAIHAI_DAILY_CALLS = 240  # per API and account (配配メール's own limit)
 KINTONE_DAILY_CALLS = 10_000  # per app (kintone's documented daily request limit)
@@ -95,56 +91,6 @@ def planned_update(
     if current == url:
         return None
     return {"id": int(record["$id"]["value"]), "record": {target_code: {"value": url}}}
-
-
-def _record_id(record: Mapping[str, Any]) -> int:
-    return int(record["$id"]["value"])
-
-
-def id_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
-    """`parts` contiguous inclusive id ranges covering [low, high] (fewer if it is small)."""
-    span = high - low + 1
-    parts = max(1, min(parts, span))
-    step = -(-span // parts)
-    return [(start, min(high, start + step - 1)) for start in range(low, high + 1, step)]
-
-
-def read_all_records(
-    kintone: KintoneClient, app: int, fields: list[str], parts: int = READ_PARTS
-) -> tuple[int, Iterator[dict]]:
-    """(record count, iterator over every record) with large apps read as parallel `$id` ranges.
-
-    The ranges are consumed a page at a time in turn, so each range's next page is already on
-    its way (the iterators prefetch) while the others are processed: latency overlaps, memory
-    stays at a few pages per range.
-    """
-    newest, total = kintone.get_records(app, "order by $id desc limit 1", ["$id"], total_count=True)
-    if not newest:
-        return 0, iter(())
-    total = total or 0
-    if total < PARTITION_FROM or parts <= 1:
-        return total, iter(kintone.iter_records(app, "", fields=fields))
-    oldest, _ = kintone.get_records(app, "order by $id asc limit 1", ["$id"])
-    ranges = id_ranges(_record_id(oldest[0]), _record_id(newest[0]), parts)
-    iterators = [
-        kintone.iter_records(app, f"$id >= {low} and $id <= {high}", fields=fields)
-        for low, high in ranges
-    ]
-
-    def interleave() -> Iterator[dict]:
-        active = list(iterators)
-        try:
-            while active:
-                for iterator in list(active):
-                    page = list(islice(iterator, PAGE))
-                    if len(page) < PAGE:
-                        active.remove(iterator)
-                    yield from page
-        finally:
-            for iterator in iterators:
-                iterator.close()
-
-    return total, interleave()
 
 
 def _check_fields(properties: Mapping[str, Mapping], email_code: str, target_code: str) -> None:
@@ -200,7 +146,8 @@ def sync_view_urls(
     urls = index_by_email(haihai.iter_view_urls())
 
     state = {"read": 0, "queued": 0, "written": 0, "matched": 0, "total": 0}
-    state["total"], records = read_all_records(kintone, app, [email_code, target_code])
+    # The client streams every record (`$id` seek from both ends, next pages prefetched).
+    records = kintone.iter_records(app, "", fields=[email_code, target_code])
 
     def report() -> None:
         if progress is not None:
@@ -209,6 +156,7 @@ def sync_view_urls(
             progress(handled, max(state["total"], state["read"]))
 
     def updates() -> Iterator[dict]:
+        state["total"] = records.total_count or 0
         report()
         for record in records:
             state["read"] += 1
@@ -236,9 +184,7 @@ def sync_view_urls(
         error.total = max(state["total"], state["read"])  # type: ignore[attr-defined]
         raise
     finally:
-        close = getattr(records, "close", None)
-        if close is not None:
-            close()
+        records.close()
     state["written"] = state["queued"]
     report()
     return ViewUrlResult(

@@ -805,7 +805,7 @@ def _update_inner(
         if existing is None:
             prop = normalize_property(str(raw.get("code", code)), raw, errors, path, inner=True)
             if prop:
-                updated[prop["code"]] = Field(next(schema._fids), prop, table)
+                updated[prop["code"]] = schema.new_field(prop, table)
             continue
         merged = {**existing.prop, **raw, "type": existing.type}
         new_code = str(raw.get("code", code))

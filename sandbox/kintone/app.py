@@ -7,6 +7,7 @@ import binascii
 import fnmatch
 import gc
 import json
+import logging
 import re
 import time
 from typing import Any
@@ -16,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.kintone import admin
 from sandbox.kintone.api import KNOWN_ENDPOINTS, ROUTES, Auth, Call, RawBody
-from sandbox.kintone.errors import MESSAGES, KintoneError, coded, msg
+from sandbox.kintone.errors import MESSAGES, KintoneError, coded, msg, new_error_id
 from sandbox.kintone.store import ADMINISTRATOR, Domain, Fault, State
 
 _REST_PATH = re.compile(
@@ -26,6 +27,8 @@ _REST_PATH = re.compile(
 _INDEXED = re.compile(r"([^\[\]]+)\[(\d*)\](?:\[([^\[\]]+)\])?")
 _METHODS = ("GET", "POST", "PUT", "DELETE")
 MAX_TOKENS_PER_REQUEST = 9
+MAX_URI_BYTES = 8192
+LOG = logging.getLogger("sandbox.kintone")
 BIG_LOAD_BYTES = 5_000_000
 
 
@@ -209,6 +212,19 @@ class KintoneSandbox:
         """Serve one kintone REST call."""
         state = self.state
         lang = request_language(request, state.config.language)
+        uri = (
+            request.environ.get("RAW_URI")
+            or request.environ.get("REQUEST_URI")
+            or request.full_path
+        )
+        if len(uri) > MAX_URI_BYTES:
+            # kintone's front end refuses long URLs before any API logic (clients must switch
+            # to POST + X-HTTP-Method-Override).
+            return Response(
+                "<html><body><h1>414 Request-URI Too Large</h1></body></html>",
+                414,
+                content_type="text/html; charset=utf-8",
+            )
         match = _REST_PATH.fullmatch(request.path)
         if not match:
             return _error(coded(404, "GAIA_NF01"), lang, {})
@@ -249,6 +265,17 @@ class KintoneSandbox:
             return self._handle(request, match, method, domain, headers, lang)
         except KintoneError as exc:
             return _error(exc, lang, headers)
+        except Exception as exc:
+            # A sandbox bug: answer loudly (500, JSON) instead of an HTML traceback page.
+            LOG.exception("kintone sandbox failed on %s %s", method, request.path)
+            body = {
+                "code": "SANDBOX_ERROR",
+                "id": new_error_id(),
+                "message": f"{type(exc).__name__}: {exc}",
+            }
+            return Response(
+                _dumps(body), 500, content_type="application/json; charset=utf-8", headers=headers
+            )
         finally:
             with state.running_lock:
                 domain.running -= 1

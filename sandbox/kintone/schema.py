@@ -307,6 +307,10 @@ class Schema:
         self._derived.clear()
         return field
 
+    def new_field(self, prop: dict, parent: Field | None = None) -> Field:
+        """A field with a fresh internal id that is not yet part of the form."""
+        return Field(next(self._fids), prop, parent)
+
     def ensure_system_fields(self, locale: str) -> None:
         """Create every system field kintone has but the given properties lack."""
         present = {f.type for f in self.fields.values()}
@@ -314,7 +318,10 @@ class Schema:
         for ftype in SYSTEM_ORDER:
             if ftype not in present:
                 code = codes[ftype]
-                self.add(normalize_property(code, {"type": ftype, "label": code}, Collector(), ""))
+                label = code.replace(
+                    "_", " "
+                )  # English domains label "Record_number" "Record number"
+                self.add(normalize_property(code, {"type": ftype, "label": label}, Collector(), ""))
 
     def copy(self) -> Schema:
         """A deep copy sharing the internal-id counter (so ids stay unique across versions)."""

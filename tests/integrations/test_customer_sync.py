@@ -559,7 +559,9 @@ def test_unencodable_row_is_reported_and_its_customer_is_not_stopped(world):
     world.add_records(
         [kintone_record("emoji@example.jp", "🍣 好き"), kintone_record("ok@example.jp", "普通")]
     )
-    outcome = world.run(setting(target_type="group", target_id="1", stop_missing=True))
+    outcome = world.run(
+        setting(target_type="group", target_id="1", stop_missing=True), encoding="shift_jis"
+    )
     customers = world.customers()
     assert customers["emoji@example.jp"]["states"] == {"group:1": "ok"}
     assert customers["gone@example.jp"]["states"] == {"group:1": "stop"}
@@ -571,7 +573,7 @@ def test_unencodable_row_is_reported_and_its_customer_is_not_stopped(world):
 def test_utf8_upload_keeps_characters_shift_jis_cannot_hold(world):
     world.create_account()
     world.add_records([kintone_record("emoji@example.jp", "𠮷野 🍣")])
-    outcome = world.run(setting(), encoding="utf-8")
+    outcome = world.run(setting())
     assert outcome.processed == 1
     assert world.customers()["emoji@example.jp"]["values"]["氏名"] == "𠮷野 🍣"
 
@@ -861,3 +863,21 @@ def test_group_that_no_longer_exists_in_haihai_is_named(world):
     assert info.value.code == "haihai_target"
     assert "配信グループが存在しません（gid=99）" in info.value.message
     assert "「配配メール設定の同期」" in info.value.message
+
+
+def test_keyword_search_cut_short_by_kintone_fails_with_the_manuals_message(world):
+    world.create_account(customers=[{"email": "keep@example.jp", "memberships": [member("1")]}])
+    world._post(world.kintone_url, "config", {"like_hit_limit": 5})
+    world.add_records([kintone_record(f"k{i}@example.jp", f"株式会社テスト{i}") for i in range(8)])
+    conditions = ConditionSet("all", (Condition("name", "SINGLE_LINE_TEXT", "like", "株式会社"),))
+    with pytest.raises(KintoneAccessError) as info:
+        world.run(
+            setting(target_type="group", target_id="1", conditions=conditions, stop_missing=True),
+            like_hit_limit=5,
+        )
+    assert info.value.code == "kintone_too_many"
+    assert info.value.message.startswith(
+        "kintone から取得するデータの量が多すぎるため、処理が中断されました。連携条件を見直してください。"
+    )
+    assert world.haihai_stats()["total_calls"] == 0
+    assert world.customers()["keep@example.jp"]["states"] == {"group:1": "ok"}

@@ -184,8 +184,13 @@ def test_local_urls_are_refused_unless_allowed(sandboxes):
 
 
 def test_handlers_run_inside_the_portal_app(app, sandboxes):
+    from jobs.queues import close_redis
+
     config, customers = sandboxes
     with app.app_context():
-        outcome = handlers.run_numbered(context(config, "customer:1", 1))
+        try:
+            outcome = handlers.run_numbered(context(config, "customer:1", 1))
+        finally:
+            close_redis(app)
     assert outcome.total == 3
     assert len(customers()) == 3

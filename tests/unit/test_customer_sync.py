@@ -45,6 +45,7 @@ from portal.syncs.customer_sync import (
     describe_target,
     plan_import,
     run_customer_sync,
+    uses_like,
 )
 
 PROPERTIES = {
@@ -318,7 +319,7 @@ def test_rows_are_converted_and_the_email_column_uses_the_display_name():
         '"user000@example.jp","顧客000","AB,C"',
         '"user001@example.jp","顧客001","AB,C"',
     ]
-    assert options.encoding is CsvEncoding.SHIFT_JIS
+    assert options.encoding is CsvEncoding.UTF8
     assert kintone.queries == [("", ("mail", "name", "tags"))]
     assert kintone.iterators[0].closed
     assert (outcome.processed, outcome.total, outcome.parts) == (2, 2, 1)
@@ -366,7 +367,7 @@ def test_stop_missing_split_upload_stops_exactly_the_absent_members_once():
     assert (options.group_id, options.plan_id, options.encoding) == (
         "1",
         None,
-        CsvEncoding.SHIFT_JIS,
+        CsvEncoding.UTF8,
     )
     assert outcome.stopped == 2
 
@@ -405,7 +406,7 @@ def test_a_refused_row_with_an_address_forces_the_whole_result_decision():
     haihai = FakeHaihai(members=members)
     kintone = FakeKintone(records(2, name="🍣"))
     setting = CustomerSyncSetting(1, target_type="group", target_id="1", stop_missing=True)
-    outcome = run(setting, kintone, haihai)
+    outcome = run(setting, kintone, haihai, encoding=CsvEncoding.SHIFT_JIS)
     # Both rows were refused locally: nothing to register, but the stop still spares them.
     assert [o.mode for _, o in haihai.imports] == [ImportMode.STOP]
     assert haihai.imports[0][0] == '"E-mail"\r\n"gone@example.jp"\r\n'
@@ -500,3 +501,19 @@ def test_records_without_any_address_stop_nobody():
     assert (outcome.processed, outcome.total, outcome.stopped) == (0, 3, 0)
     assert "配信停止への変更は行いませんでした" in outcome.message_detail
     assert outcome.row_error_count == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('name like "株式会社"', True),
+        ('memo NOT LIKE "x"', True),
+        ('name = "like"', False),
+        ('name = "a\\" like \\"b"', False),
+        ("likes >= 3", False),
+        ('(a = "x") or (b like "y")', True),
+        ("", False),
+    ],
+)
+def test_uses_like_ignores_string_literals(query, expected):
+    assert uses_like(query) is expected

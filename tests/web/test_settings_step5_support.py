@@ -123,6 +123,13 @@ def hidden_value(html: str, name: str) -> str | None:
     return unescape(match.group(1)) if match else None
 
 
+def is_checked(html: str, element_id: str) -> bool:
+    """Whether the radio/checkbox with this id is rendered checked."""
+    match = re.search(r'<input[^>]*\bid="' + re.escape(element_id) + r'"[^>]*>', html)
+    assert match is not None, element_id
+    return re.search(r"\schecked\b", match.group(0)) is not None
+
+
 def add_records(env: SettingsEnv, records: list[dict[str, Any]]) -> None:
     """Put records into the env's kintone app through the sandbox admin API."""
     body = {"subdomain": SUBDOMAIN, "app": env.app_id, "records": records}

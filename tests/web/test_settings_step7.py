@@ -111,19 +111,19 @@ def test_schedule_editor_errors_are_shown_next_to_its_fields(env):
 
 
 class ExtraScheduleSection(sections.Section):
-    """A stand-in for another Step: one schedule for 顧客情報連携 1."""
+    """A stand-in for another Step owning one schedule (配信停止 / 禁止顧客一覧連携)."""
 
     key = "test_extra"
-    order = 55
+    order = 99
     title = "StepX. テスト用セクション"
     template = "settings/_test_extra.html"
     refresh_on = (sections.KINTONE_SYNCED,)
-    prefix = "customer-1"
+    prefix = "extra"
 
     def stored_values(self, ctx):
         return {
             "schedule": schedule_support.stored_editor(
-                ctx.session, ctx.connector.id, "customer:1", "off"
+                ctx.session, ctx.connector.id, "stop_ban", "off"
             )
         }
 
@@ -141,7 +141,7 @@ class ExtraScheduleSection(sections.Section):
 
     def schedules(self, data):
         timing, spec = data
-        return {"customer:1": spec if timing == "schedule" else None}
+        return {"stop_ban": spec if timing == "schedule" else None}
 
     def on_kintone_drift(self, ctx, changes):
         removed = [c for c in changes if c.is_error]
@@ -155,7 +155,7 @@ class ExtraScheduleSection(sections.Section):
 def extra_section(app, monkeypatch):
     template = (
         '{% from "_macros/schedule.html" import schedule_editor %}'
-        '{{ schedule_editor("customer-1", values.schedule, errors=errors) }}'
+        '{{ schedule_editor("extra", values.schedule, errors=errors) }}'
     )
     app.jinja_env.loader = ChoiceLoader(
         [DictLoader({"settings/_test_extra.html": template}), app.jinja_env.loader]
@@ -168,10 +168,10 @@ def extra_section(app, monkeypatch):
 
 def test_registered_section_renders_in_order_and_refreshes_after_a_sync(env, extra_section):
     html = env.page()
-    assert html.index("Step4. 連携項目設定") < html.index("StepX. テスト用セクション")
-    assert html.index("StepX. テスト用セクション") < html.index("Step7. 顧客閲覧URL連携")
+    assert html.index("Step7. 顧客閲覧URL連携") < html.index("StepX. テスト用セクション")
+    assert html.index("StepX. テスト用セクション") < html.index('id="settings-save"')
     assert 'hx-trigger="kintoneSynced from:body"' in html
-    assert 'name="customer-1-timing"' in html
+    assert 'name="extra-timing"' in html
     section = env.get("/sections/test_extra").get_data(as_text=True)
     assert section.strip().startswith('<section id="section-test_extra"')
     env.kintone_fields(delete=["homepage"])
@@ -182,12 +182,15 @@ def test_registered_section_renders_in_order_and_refreshes_after_a_sync(env, ext
 
 def test_identical_daily_schedules_are_refused_and_nothing_is_saved(env, extra_section):
     form = env.valid_form(
-        **_daily("view_url", 10), **_daily("customer-1", 10), view_url_target="view_url"
+        **_daily("view_url", 10), **_daily("extra", 10), view_url_target="view_url"
     )
     response = env.post("", form)
     assert response.status_code == 422
     page = text_of(response.get_data(as_text=True))
-    assert "「顧客情報連携 1」と「顧客閲覧URL連携」のスケジュール設定が重複しています" in page
+    assert (
+        "「顧客閲覧URL連携」と「配信停止 / 禁止顧客一覧連携」のスケジュール設定が重複しています"
+        in page
+    )
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         assert session.get(ViewUrlSettingsRow, env.connector_id) is None
@@ -202,11 +205,11 @@ def test_schedules_that_may_coincide_ask_first_and_ok_saves(env, extra_section):
         "view_url-minute": "0",
     }
     weekly = {
-        "customer-1-timing": "schedule",
-        "customer-1-interval": "weekly",
-        "customer-1-weekday": "1",
-        "customer-1-hours": "10",
-        "customer-1-minute": "0",
+        "extra-timing": "schedule",
+        "extra-interval": "weekly",
+        "extra-weekday": "1",
+        "extra-hours": "10",
+        "extra-minute": "0",
     }
     form = env.valid_form(**monthly, **weekly, view_url_target="view_url")
     response = env.post("", form)
@@ -222,16 +225,16 @@ def test_schedules_that_may_coincide_ask_first_and_ok_saves(env, extra_section):
     response = env.post("", {**form, "confirmed": "1"})
     assert response.status_code == 200
     assert msg.SAVED in text_of(response.get_data(as_text=True))
-    assert set(_schedules(env)) == {"view_url", "customer:1"}
+    assert set(_schedules(env)) == {"view_url", "stop_ban"}
     with env.app.app_context(), session_scope() as session:
         assert load_connector_config(session, env.connector_id).name.endswith("（拡張済み）")
 
 
 def test_schedules_that_never_meet_are_saved_silently(env, extra_section):
     form = env.valid_form(
-        **_daily("view_url", 10), **_daily("customer-1", 11), view_url_target="view_url"
+        **_daily("view_url", 10), **_daily("extra", 11), view_url_target="view_url"
     )
     response = env.post("", form)
     assert response.status_code == 200
     assert "HX-Retarget" not in response.headers
-    assert set(_schedules(env)) == {"view_url", "customer:1"}
+    assert set(_schedules(env)) == {"view_url", "stop_ban"}

@@ -399,3 +399,37 @@ def test_created_app_bootstrap_with_layout_and_name_rules(kt, auth):
     _deploy(kt, auth, app)
     info = kt.api("GET", "app", auth=auth, params={"id": app}).json()
     assert info["name"] == "New" and info["creator"] == {"code": "admin", "name": "Admin"}
+
+
+def test_table_inner_fields_can_be_changed_renamed_and_removed(kt, auth):
+    app = kt.create_app(
+        {
+            "items": {
+                "type": "SUBTABLE",
+                "fields": {"a": {"type": "SINGLE_LINE_TEXT"}, "b": {"type": "NUMBER"}},
+            }
+        }
+    )
+    kt.load(app, [{"items": {"value": [{"value": {"a": {"value": "x"}, "b": {"value": "1"}}}]}}])
+    kt.api(
+        "PUT",
+        "app/form/fields",
+        preview=True,
+        auth=auth,
+        json={
+            "app": app,
+            "properties": {
+                "items": {"fields": {"a": {"code": "alpha", "label": "Alpha", "required": True}}}
+            },
+        },
+    )
+    kt.api("DELETE", "app/form/fields", preview=True, auth=auth, json={"app": app, "fields": ["b"]})
+    _deploy(kt, auth, app)
+    inner = _fields(kt, auth, app)["properties"]["items"]["fields"]
+    assert (
+        list(inner) == ["alpha"]
+        and inner["alpha"]["label"] == "Alpha"
+        and inner["alpha"]["required"] is True
+    )
+    row = kt.dump(app)[0]["items"]["value"][0]["value"]
+    assert row == {"alpha": {"type": "SINGLE_LINE_TEXT", "value": "x"}}

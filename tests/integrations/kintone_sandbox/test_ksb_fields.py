@@ -827,3 +827,17 @@ def test_lookup_with_a_token_needs_the_source_app_token(kt, lookup_apps):
     _products, orders = lookup_apps
     token = kt.token(orders, "add")
     assert kt.error_of(_post(kt, orders, token, {"prod": {"value": "P1"}})) == (400, "GAIA_LO04")
+
+
+def test_file_download_needs_view_on_the_owning_app(kt, full_app):
+    app, token = full_app
+    temp = _upload(kt, token)
+    _post(kt, app, token, {"files": {"value": [{"fileKey": temp}]}})
+    key = _get(kt, app, token)["files"]["value"][0]["fileKey"]
+    other = kt.create_app({})
+    stranger = kt.token(other, "view")
+    assert kt.error_of(kt.api("GET", "file", token=stranger, params={"fileKey": key})) == (
+        403,
+        "GAIA_NO01",
+    )
+    assert kt.error_of(kt.api("POST", "file", token=token)) == (400, "CB_VA01")

@@ -392,3 +392,22 @@ def test_query_string_arrays_for_delete_and_deploy_status(kt, app, token):
     )
     assert response.status_code == 200
     assert [r["$id"]["value"] for r in kt.dump(app)] == ["2"]
+
+
+def test_urls_longer_than_8kb_are_refused_like_kintone(kt, app, token):
+    long_query = 't in ("' + "x" * 9000 + '")'
+    too_long = kt.api("GET", "records", token=token, params={"app": app, "query": long_query})
+    assert too_long.status_code == 414
+    assert kt.stats()["total"] == 0
+    fits = kt.api(
+        "GET", "records", token=token, params={"app": app, "query": 't in ("' + "x" * 7000 + '")'}
+    )
+    assert fits.status_code == 200
+    override = kt.api(
+        "POST",
+        "records",
+        token=token,
+        headers={"X-HTTP-Method-Override": "GET"},
+        json={"app": app, "query": long_query},
+    )
+    assert override.status_code == 200 and override.json()["records"] == []

@@ -1,0 +1,180 @@
+"""In Chromium: 「実行する」 for 顧客閲覧URL連携 → the 連携ログ row goes 処理中 → 成功 without a reload,
+a concurrent second run ends in エラー with its 「エラー詳細」 dialog, and kintone holds the URLs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from portal.demo_fixtures import DEMO_CONNECTOR_NAME, create_haihai_account, create_kintone_app
+
+pytestmark = pytest.mark.e2e
+
+SUBDOMAIN = "acme"
+KINTONE_TOKEN = "E2eViewUrlAppToken0000000000000000000001"
+HAIHAI_KEY = "m13579"
+HAIHAI_LOGIN = "e2e-admin"
+HAIHAI_TOKEN = "e2e0haihai0token0000000000000002"
+SLOW_KINTONE_MS = 1500  # per call, so the run stays 処理中 long enough to be watched
+BUSY = "他の処理が実行されています。時間を置いて再度実行してください。再実行しても失敗する場合は、サポートにご連絡ください。"
+
+CUSTOMERS = ["sato@example.co.jp", "suzuki@example.co.jp", "tanaka@example.co.jp"]
+KINTONE_PEOPLE = [
+    "sato@example.co.jp",
+    "suzuki@EXAMPLE.co.jp",  # the domain's case does not matter
+    "Tanaka@example.co.jp",  # the local part's does: no match
+    "kato@example.co.jp",  # not a 配配メール customer
+]
+
+
+@pytest.fixture
+def live_portal_env(kintone_sandbox) -> dict[str, str]:
+    """Point the portal at the kintone sandbox."""
+    return {"KINTONE_BASE_URL_TEMPLATE": kintone_sandbox + "/{subdomain}"}
+
+
+def _seed_connector(live_portal, kintone_url: str, haihai_url: str, owner: str) -> tuple[str, str]:
+    """A connector with Steps 1–4 synced and Step7 (手動実行, field view_url) → (id, app id)."""
+    from sqlmodel import select
+
+    from portal import create_app
+    from portal.db import session_scope
+    from portal.demo_fixtures import configure_demo_connector
+    from portal.models import Account
+
+    fields = {
+        "email": {"type": "SINGLE_LINE_TEXT", "label": "メールアドレス"},
+        "name": {"type": "SINGLE_LINE_TEXT", "label": "氏名"},
+        "view_url": {"type": "LINK", "label": "配配メールURL", "protocol": "WEB"},
+    }
+    records = [{"email": {"value": e}, "name": {"value": e.split("@")[0]}} for e in KINTONE_PEOPLE]
+    app_id, token = create_kintone_app(
+        kintone_url, subdomain=SUBDOMAIN, fields=fields, token=KINTONE_TOKEN, records=records
+    )
+    create_haihai_account(
+        haihai_url,
+        account_key=HAIHAI_KEY,
+        login_id=HAIHAI_LOGIN,
+        api_token=HAIHAI_TOKEN,
+        items=[{"item_id": "I10", "label": "氏名", "type": "text"}],
+        customers=[{"email": e} for e in CUSTOMERS],
+    )
+    env = live_portal.env
+    app = create_app(
+        {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "REDIS_URL": env["REDIS_URL"],
+            "INSTANCE_PATH": str(live_portal.instance_path),
+            "SECRET_KEY": env["SECRET_KEY"],
+            "PORTAL_SECRET_KEY": env["PORTAL_SECRET_KEY"],
+            "HAIHAI_ALLOW_LOCAL_URLS": True,
+            "KINTONE_BASE_URL_TEMPLATE": env["KINTONE_BASE_URL_TEMPLATE"],
+        }
+    )
+    try:
+        with app.app_context(), session_scope() as session:
+            account = session.exec(select(Account).where(Account.connector_id == owner)).one()
+            seeds = {
+                "kintone": {"subdomain": SUBDOMAIN, "app_id": app_id, "api_token": token},
+                "haihai": {
+                    "account_key": HAIHAI_KEY,
+                    "login_id": HAIHAI_LOGIN,
+                    "api_token": HAIHAI_TOKEN,
+                },
+            }
+            connector = configure_demo_connector(
+                session, account.id, env["KINTONE_BASE_URL_TEMPLATE"], haihai_url, seeds
+            )
+            connector_id = connector.id
+    finally:
+        app.extensions["db_engine"].dispose()
+    return connector_id, app_id
+
+
+def _get(url: str, **params) -> dict:
+    with requests.get(url, params=params, timeout=10) as response:
+        response.raise_for_status()
+        return response.json()
+
+
+def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
+    signed_in_page, kintone_sandbox, haihai_sandbox
+):
+    portal, page = signed_in_page.portal, signed_in_page.page
+    connector_id, app_id = _seed_connector(
+        portal, kintone_sandbox, haihai_sandbox, signed_in_page.connector_id
+    )
+    portal.spawn("jobs", "worker", "--name", "e2e-worker-1")
+    portal.spawn("jobs", "worker", "--name", "e2e-worker-2")
+    requests.post(
+        f"{kintone_sandbox}/_sandbox/config", json={"latency_ms": SLOW_KINTONE_MS}, timeout=10
+    )
+
+    # From the コネクター一覧: the row's 「実行」 button opens the 実行 page.
+    page.goto(f"{portal.url}/")
+    page.locator(f"#connector-{connector_id}").get_by_role("link", name="実行").click()
+    page.wait_for_url(f"{portal.url}/connectors/{connector_id}/run")
+    row = page.locator("#process-view_url")
+    expect(row.locator(".process-name")).to_have_text("顧客閲覧URL連携")
+    expect(
+        page.locator("#process-stop_ban").get_by_role("button", name="実行する")
+    ).to_be_disabled()
+
+    row.get_by_role("button", name="実行する").click()
+    started = row.locator(".run-started")
+    expect(started).to_be_visible()
+    first_id = started.get_attribute("data-run-id")
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", first_id)
+
+    # The run shows up at once and changes state by itself (no reload).
+    log_row = page.locator(f"#run-{first_id}")
+    expect(log_row.locator(".run-name")).to_have_text(f"{DEMO_CONNECTOR_NAME} / 顧客閲覧URL連携")
+    expect(log_row.locator(".run-status-label")).to_have_text("処理中", timeout=20_000)
+    expect(log_row.locator(".run-progress")).to_be_visible()
+
+    # A second press while the first is running: the other worker takes it and it is refused.
+    row.get_by_role("button", name="実行する").click()
+    expect(row.locator(f".run-started:not([data-run-id='{first_id}'])")).to_be_visible()
+    second_id = row.locator(".run-started").get_attribute("data-run-id")
+    assert second_id != first_id
+    busy_row = page.locator(f"#run-{second_id}")
+    expect(busy_row.locator(".run-status-label")).to_have_text("エラー", timeout=20_000)
+
+    expect(log_row.locator(".run-status-label")).to_have_text("成功", timeout=60_000)
+    expect(log_row.locator(".run-count")).to_have_text("4 / 4")
+    expect(log_row.locator(".run-time")).to_have_text(
+        re.compile(r"^\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}:\d{2} - \d{2}:\d{2}:\d{2}$")
+    )
+
+    # 「エラー詳細」 of the refused run: the manual's message and its タスクID, then 「閉じる」.
+    busy_row = page.locator(f"#run-{second_id}")
+    busy_row.get_by_role("button", name="エラー詳細").click()
+    dialog = page.locator("#run-error-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".run-detail-text")).to_have_text(BUSY)
+    expect(dialog.locator(".run-task-id")).to_have_text(f"タスクID:{second_id}")
+    dialog.get_by_role("button", name="閉じる").click()
+    expect(dialog).to_be_hidden()
+
+    # The コネクター一覧 shows the same 連携ログ.
+    page.goto(f"{portal.url}/")
+    expect(page.locator(f"#run-{first_id} .run-status-label")).to_have_text("成功")
+    expect(page.locator("#run-log-range")).to_have_text("1-2 of 2")
+
+    # kintone now holds each matching customer's 閲覧ページ URL, and nothing else changed.
+    requests.post(f"{kintone_sandbox}/_sandbox/config", json={"latency_ms": 0}, timeout=10)
+    customers = _get(f"{haihai_sandbox}/_sandbox/customers", account=HAIHAI_KEY)["customers"]
+    urls = {c["email"]: c["view_url"] for c in customers}
+    records = _get(f"{kintone_sandbox}/_sandbox/records", subdomain=SUBDOMAIN, app=app_id)[
+        "records"
+    ]
+    written = {r["email"]["value"]: r["view_url"]["value"] for r in records}
+    assert written == {
+        "sato@example.co.jp": urls["sato@example.co.jp"],
+        "suzuki@EXAMPLE.co.jp": urls["suzuki@example.co.jp"],
+        "Tanaka@example.co.jp": "",
+        "kato@example.co.jp": "",
+    }
