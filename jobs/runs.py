@@ -30,6 +30,9 @@ TIMEOUT_MESSAGE = (
     "処理時間の上限を超えたため、連携処理が中断されました。"
     "連携条件で対象データを絞り込むか、サポートにご連絡ください。"
 )
+# A 処理中 run whose heartbeat (every 10 s) is this old lost its worker. With dispatch_due
+# reaping every minute, a dead worker's run shows エラー within 50 + 60 s < 2 minutes.
+STALE_AFTER_SECONDS = 50
 # A 待機中 run whose RQ job vanished (Redis flushed, enqueue lost) is failed after this long.
 QUEUED_LOST_AFTER = dt.timedelta(minutes=10)
 
@@ -202,7 +205,7 @@ def reap_stale_runs(now: dt.datetime | None = None) -> list[str]:
     from portal.runs.service import job_id_for
 
     moment = now or utcnow()
-    stale_after = dt.timedelta(seconds=job_setting("RUN_STALE_SECONDS", 90))
+    stale_after = dt.timedelta(seconds=job_setting("RUN_STALE_SECONDS", STALE_AFTER_SECONDS))
     with session_scope() as session:
         stale = session.exec(
             select(Run.id).where(
