@@ -66,18 +66,29 @@ def _seed(http: requests.Session, kintone: str, haihai: str, records: int) -> st
         "view_url": {"type": "LINK", "label": "配配メールURL", "protocol": "WEB"},
     }
     app = _post(http, kintone, "apps", {"subdomain": SUB, "fields": fields})["app"]
-    _post(http, kintone, "tokens", {"subdomain": SUB, "app": app, "token": TOKEN, "permissions": ["view", "edit"]})
+    _post(
+        http,
+        kintone,
+        "tokens",
+        {"subdomain": SUB, "app": app, "token": TOKEN, "permissions": ["view", "edit"]},
+    )
     _post(
         http,
         haihai,
         "accounts",
-        {"account_key": ACCOUNT, "users": [{"login_id": LOGIN_ID, "email": "bench@example.jp", "api_token": TOKEN}]},
+        {
+            "account_key": ACCOUNT,
+            "users": [{"login_id": LOGIN_ID, "email": "bench@example.jp", "api_token": TOKEN}],
+        },
     )
     batch = 10_000
     for start in range(0, records, batch):
         numbers = range(start, min(records, start + batch))
         # Mixed-case domains on the kintone side: matched case-insensitively.
-        rows = [{"mail": {"value": f"user{i:07d}@Example.JP"}, "name": {"value": f"利用者 {i}"}} for i in numbers]
+        rows = [
+            {"mail": {"value": f"user{i:07d}@Example.JP"}, "name": {"value": f"利用者 {i}"}}
+            for i in numbers
+        ]
         _post(http, kintone, "records", {"subdomain": SUB, "app": app, "records": rows})
         customers = [{"email": f"user{i:07d}@example.jp"} for i in numbers]
         _post(http, haihai, "customers", {"account": ACCOUNT, "customers": customers})
@@ -113,9 +124,16 @@ def _configure_portal(env: dict, kintone: str, haihai: str, app_id: str) -> str:
             )
         )
         session.add(
-            FieldMappingRow(connector_id=connector.id, kintone_code="mail", haihai_item="メールアドレス", is_email=True)
+            FieldMappingRow(
+                connector_id=connector.id,
+                kintone_code="mail",
+                haihai_item="メールアドレス",
+                is_email=True,
+            )
         )
-        session.add(ViewUrlSettingsRow(connector_id=connector.id, timing="manual", target_field="view_url"))
+        session.add(
+            ViewUrlSettingsRow(connector_id=connector.id, timing="manual", target_field="view_url")
+        )
         connector_id = connector.id
     application.extensions["db_engine"].dispose()
     return connector_id
@@ -134,7 +152,15 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
     started = time.monotonic()
     with open(logs / f"worker-{n}.log", "wb") as log:
         worker = subprocess.run(
-            [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "jobs", "worker", "--burst", "--without-scheduler"],
+            [
+                str(Path(sys.executable).with_name("flask")),
+                "--app",
+                "wsgi",
+                "jobs",
+                "worker",
+                "--burst",
+                "--without-scheduler",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -161,11 +187,15 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
 
 
 def _kintone_calls(http: requests.Session, kintone: str) -> dict[str, int]:
-    return http.get(f"{kintone}/_sandbox/stats", params={"subdomain": SUB}, timeout=30).json()["calls"]
+    return http.get(f"{kintone}/_sandbox/stats", params={"subdomain": SUB}, timeout=30).json()[
+        "calls"
+    ]
 
 
 def _haihai_calls(http: requests.Session, haihai: str) -> int:
-    return http.get(f"{haihai}/_sandbox/stats", params={"account": ACCOUNT}, timeout=30).json()["total_calls"]
+    return http.get(f"{haihai}/_sandbox/stats", params={"account": ACCOUNT}, timeout=30).json()[
+        "total_calls"
+    ]
 
 
 def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
@@ -181,12 +211,17 @@ def main() -> None:
     logs.mkdir()
     kintone_port, haihai_port = free_port(), free_port()
     kintone, haihai = f"http://127.0.0.1:{kintone_port}", f"http://127.0.0.1:{haihai_port}"
-    sandboxes = [_start_sandbox("kintone", kintone_port, logs), _start_sandbox("haihai", haihai_port, logs)]
+    sandboxes = [
+        _start_sandbox("kintone", kintone_port, logs),
+        _start_sandbox("haihai", haihai_port, logs),
+    ]
     http = requests.Session()
     try:
         setup_started = time.monotonic()
         app_id = _seed(http, kintone, haihai, args.records)
-        print(f"set-up: {args.records} records and customers loaded in {time.monotonic() - setup_started:.1f} s")
+        print(
+            f"set-up: {args.records} records and customers loaded in {time.monotonic() - setup_started:.1f} s"
+        )
         instance = work / "instance"
         env = {
             **os.environ,

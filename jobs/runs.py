@@ -73,8 +73,11 @@ def _load_config_for(connector_id: str):
             from portal.settings.service import load_connector_config
         except ImportError as error:
             raise RunFailed(messages.SETTINGS_MISSING_MESSAGE, code="settings") from error
-        with session_scope() as session:
-            config = load_connector_config(session, connector_id)
+        try:
+            with session_scope() as session:
+                config = load_connector_config(session, connector_id)
+        except LookupError as error:  # the connector or its settings are gone
+            raise RunFailed(messages.SETTINGS_MISSING_MESSAGE, code="settings") from error
         if config is None:
             raise RunFailed(messages.SETTINGS_MISSING_MESSAGE, code="settings")
         return config

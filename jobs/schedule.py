@@ -279,11 +279,17 @@ def dispatch_due(now: str | None = None) -> list[str]:
     from jobs.runs import reap_stale_runs
     from portal.db import session_scope
     from portal.models import Account, Connector, Schedule
-    from portal.runs.service import enqueue_run, insert_scheduled_run
+    from portal.runs import messages
+    from portal.runs.service import enqueue_run, insert_scheduled_run, mark_failed
 
     moment = _parse_now(now)
-    reap_stale_runs(now=moment)
+    try:
+        reap_stale_runs(now=moment)
+    except Exception:  # noqa: BLE001 - reaping must never stop timed runs
+        log.exception("reaping stale runs failed")
 
+    default_zone = current_app.config.get("PORTAL_TIMEZONE", "Asia/Tokyo")
+    plans: list[tuple[int, str, str, dt.datetime]] = []
     with session_scope() as session:
         rows = session.exec(
             select(Schedule, Account.timezone)
@@ -291,16 +297,20 @@ def dispatch_due(now: str | None = None) -> list[str]:
             .join(Account, Account.id == Connector.account_id)
             .where(Schedule.enabled == True)  # noqa: E712 - SQL expression
         ).all()
-        plans = [
-            (schedule.id, schedule.connector_id, schedule.process_key, slot)
-            for schedule, timezone in rows
-            for slot in due_slots(
-                spec_from_json(schedule.spec),
-                timezone or current_app.config.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
-                moment,
-                schedule.effective_from,
+        for schedule, timezone in rows:
+            try:
+                slots = due_slots(
+                    spec_from_json(schedule.spec),
+                    timezone or default_zone,
+                    moment,
+                    schedule.effective_from,
+                )
+            except Exception:  # noqa: BLE001 - one broken schedule must not stop the others
+                log.exception("schedule cannot be evaluated schedule_id=%s", schedule.id)
+                continue
+            plans.extend(
+                (schedule.id, schedule.connector_id, schedule.process_key, slot) for slot in slots
             )
-        ]
 
     created: list[str] = []
     for schedule_id, connector_id, process_key, slot in plans:
@@ -320,7 +330,13 @@ def dispatch_due(now: str | None = None) -> list[str]:
             process_key,
             slot.isoformat(),
         )
-        enqueue_run(run_id)
+        try:
+            enqueue_run(run_id)
+        except Exception:  # noqa: BLE001 - the row says what happened
+            log.exception("enqueue failed run_id=%s task_id=%s", run_id, run_id)
+            with session_scope() as session:
+                mark_failed(session, run_id, messages.ENQUEUE_FAILED_MESSAGE, "enqueue_failed")
+            continue
         created.append(run_id)
     record_dispatch(moment)
     return created

@@ -26,7 +26,8 @@ def register_encrypted_column(table_name: str, column_name: str) -> None:
     ENCRYPTED_COLUMNS.add((table_name, column_name))
 
 
-def _read_keys(app: Flask) -> list[bytes]:
+def read_keys(app: Flask) -> list[bytes]:
+    """The configured Fernet keys (the first encrypts), creating the key file on first use."""
     inline = app.config.get("PORTAL_SECRET_KEY")
     if inline:
         return [k.strip().encode() for k in inline.split(",") if k.strip()]
@@ -122,7 +123,12 @@ def verify_stored_secrets(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Load the keys and refuse to start when they cannot open what is stored."""
-    app.extensions["fernet"] = build_fernet(_read_keys(app))
+    app.extensions["fernet"] = build_fernet(read_keys(app))
     import portal.models  # noqa: F401 - registers the encrypted columns
 
-    verify_stored_secrets(app)
+    try:
+        verify_stored_secrets(app)
+    except SecretKeyError:
+        # The app will not exist, so nobody else would close the engine's pooled connection.
+        app.extensions["db_engine"].dispose()
+        raise

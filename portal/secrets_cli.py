@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import column, inspect, select, table, update
 
-from portal.crypto import ENCRYPTED_COLUMNS, SecretKeyError, _read_keys, build_fernet
+from portal.crypto import ENCRYPTED_COLUMNS, SecretKeyError, build_fernet, read_keys
 
 secrets_cli = AppGroup("secrets", help="Encryption keys for stored secrets.")
 
@@ -75,7 +75,7 @@ def reencrypt_all(app: Flask, multi: MultiFernet, primary: Fernet) -> int:
 
 def rotate_keys(app: Flask, new_key: bytes | None = None) -> tuple[bytes, int]:
     """Re-encrypt all secrets under a new key (see the module docstring); → (new key, rows)."""
-    old_keys = _read_keys(app)
+    old_keys = read_keys(app)
     build_fernet(old_keys)  # refuse malformed existing keys before touching anything
     new_key = new_key or Fernet.generate_key()
     try:

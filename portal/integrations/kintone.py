@@ -226,6 +226,10 @@ class KintoneTimeoutError(KintoneNetworkError):
     """The request timed out (connect or read)."""
 
 
+class KintoneFilterAbortedError(KintoneError):
+    """A `like` filter stopped at kintone's hit limit: the answer would be incomplete."""
+
+
 class KintoneDeployError(KintoneError):
     """Deploying app settings ended in FAIL/CANCEL or did not finish in time."""
 
@@ -504,7 +508,11 @@ class _Chunk:
 
 
 class KintoneClient:
-    """Client of one kintone domain (or guest space) with token or password authentication."""
+    """Client of one kintone domain (or guest space) with token or password authentication.
+
+    One client may be shared by several threads. Close it (or use it as a context manager) to
+    delete its open cursors, stop its worker threads and close the HTTP session it created.
+    """
 
     def __init__(
         self,
@@ -1548,6 +1556,10 @@ def _decode(response: requests.Response) -> dict[str, Any]:
                 status=status,
                 maybe_applied=True,
             )
+        warning = response.headers.get("X-Cybozu-Warning", "")
+        if "aborted" in warning.lower():
+            # kintone still answers 200, with part of the matches: never pass that on as whole.
+            raise KintoneFilterAbortedError("FILTER_ABORTED", warning, status=status)
         return payload
     if isinstance(payload, dict):
         error = _error_from_payload(status, payload, response.headers)

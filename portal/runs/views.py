@@ -142,7 +142,7 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
             body = render_template(
                 "runs/_start_result.html", target=target, error=message, run=None
             )
-            return body, 409
+            return body, 422
         flash(message, "error")
         return redirect(url_for("runs.run_page", connector_id=connector.id))
     params = {k: v for k, v in request.form.to_dict(flat=True).items() if k != "csrf_token"}

@@ -352,6 +352,14 @@ def block(connector_id: str, number: int):
     )
 
 
+@bp.post("/connectors/<connector_id>/settings/customer/refresh")
+@login_required
+def refresh(connector_id: str):
+    """Every setting re-rendered as posted (after Step2's 連携設定方法 changed on the page)."""
+    ctx = _context(connector_id)
+    return _settings_html(ctx, _posted_values(ctx))
+
+
 @bp.post("/connectors/<connector_id>/settings/customer/add")
 @login_required
 def add(connector_id: str):
@@ -524,7 +532,7 @@ def conditions_check(connector_id: str, number: int):
         result["count"] = count_matching(ctx, result["query"])
     except ConditionError as error:
         result["error"] = error.message
-    except ValueError:
+    except (ValueError, TypeError, AttributeError):
         result["error"] = MSG_CONDITIONS_FORMAT
     except RuntimeError as error:
         result["error"] = str(error)

@@ -215,6 +215,9 @@ def validate_conditions(
             condition_query(condition, fields, tz=tz)
         except ConditionError as error:
             problems.append((index, error.message))
+        except (TypeError, ValueError, AttributeError):
+            # A hand-made hidden value of an unexpected shape: ask for the dialog again.
+            problems.append((index, MSG_CONDITIONS_FORMAT))
     return problems
 
 

@@ -63,12 +63,9 @@ def _records() -> list[dict]:
 
 
 @pytest.fixture
-def live_portal_env(kintone_sandbox, haihai_sandbox) -> dict[str, str]:
-    """Point the portal at the kintone sandbox and load the 顧客情報連携 handlers in the worker."""
-    return {
-        "KINTONE_BASE_URL_TEMPLATE": kintone_sandbox + "/{subdomain}",
-        "PORTAL_EXTRA_PROCESSES": "portal.syncs.customer_handlers",
-    }
+def live_portal_env(kintone_sandbox) -> dict[str, str]:
+    """Point the portal's processes at the kintone sandbox."""
+    return {"KINTONE_BASE_URL_TEMPLATE": kintone_sandbox + "/{subdomain}"}
 
 
 def _seed_connector(live_portal, kintone_url: str, haihai_url: str, connector_owner: str) -> str:
@@ -169,6 +166,15 @@ def test_two_conditions_from_the_dialog_select_what_the_run_sends_to_haihai(
     expect(page.locator("#customer-1").get_by_label("一括状態変更")).to_be_visible()
     group_select.select_option(label="メールマガジン（ID: 1）")
 
+    # Step2's 連携設定方法 switches the ID between a typed input and the synced list.
+    page.get_by_label("手動で設定する").check()
+    typed = page.locator("#customer-1 input[name='customer-1-target_id']")
+    expect(typed).to_have_value("1")
+    _settled(page)
+    page.get_by_label("配配メールから同期した内容から設定する").check()
+    expect(group_select).to_have_value("1")
+    _settled(page)
+
     # 「連携条件の設定」: 業種 in 製造業, 従業員数 ≥ 50.
     page.locator("#customer-1").get_by_role("button", name="連携条件の設定").click()
     dialog = page.locator("#conditions-dialog")
@@ -229,7 +235,6 @@ def test_two_conditions_from_the_dialog_select_what_the_run_sends_to_haihai(
     page.locator("#customer-1").get_by_role("button", name="連携条件の設定").click()
     dialog = page.locator("#conditions-dialog")
     expect(dialog.locator("tr.condition-row")).to_have_count(2)
-    _settled(page)
     _settled(page)
     dialog.get_by_label("条件を指定するkintone項目").select_option("作成日時")
     dialog.get_by_role("button", name="+ 追加").click()

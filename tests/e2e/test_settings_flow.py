@@ -49,9 +49,7 @@ def sandbox_accounts(kintone_sandbox, haihai_sandbox):
     return {"app_id": app_id, "haihai_url": url, "kintone_url": kintone_sandbox}
 
 
-def test_configure_steps_1_to_4_then_resync_after_a_deleted_field(
-    signed_in_page, sandbox_accounts
-):
+def test_configure_steps_1_to_4_then_resync_after_a_deleted_field(signed_in_page, sandbox_accounts):
     page = signed_in_page.page
     base = signed_in_page.portal.url
 

@@ -121,12 +121,14 @@ def test_two_scheduler_processes_enqueue_each_tick_once(jobs, connector_id, jobs
     with jobs.app.app_context():
         due = system_entry_due_at(get_redis())
     assert due is not None and due.second == 0
-    assert dt.timedelta(0) < due - started <= dt.timedelta(seconds=62)
+    assert started < due <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
     assert last_scheduler_tick(jobs_redis) >= started
-    assert Queue("default", connection=jobs_redis).get_jobs() == []
+    queue = Queue("default", connection=jobs_redis)
+    queue.empty()  # a minute boundary may have passed while the clock started
 
     # Make the entry due now, then let two schedulers compete for it.
     jobs_redis.zadd("rq:scheduler:scheduled_jobs", {SYSTEM_ENTRY_ID: time.time() - 1})
+    competing = time.time()
     schedulers = [
         jobs.start("jobs", "scheduler", "--burst", "--interval", "1", name=f"clock-{n}")
         for n in (2, 3)
@@ -134,8 +136,11 @@ def test_two_scheduler_processes_enqueue_each_tick_once(jobs, connector_id, jobs
     for scheduler in schedulers:
         assert scheduler.wait(timeout=60) == 0, jobs.log_text()
 
-    queued = Queue("default", connection=jobs_redis).get_jobs()
-    assert [job.func_name for job in queued] == ["jobs.schedule.dispatch_due"]
+    # One tick, however many schedulers; another only if a new minute began meanwhile.
+    ticks = [job.func_name for job in queue.get_jobs()]
+    boundaries = int(time.time() // 60) - int(competing // 60)
+    assert set(ticks) == {"jobs.schedule.dispatch_due"}
+    assert 1 <= len(ticks) <= 1 + boundaries
     with jobs.app.app_context():
         assert system_entry_due_at(get_redis()) > dt.datetime.now(dt.UTC)  # re-armed
 

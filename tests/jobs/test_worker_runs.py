@@ -77,15 +77,19 @@ def test_failing_syncs_end_in_error_with_specific_messages_and_keep_the_task_id(
     assert "ZeroDivisionError" in job.latest_result().exc_string
 
 
-def test_two_workers_racing_for_one_group_one_fails_busy_and_other_groups_run(jobs, connector_id):
+def test_two_workers_racing_for_one_group_one_fails_busy_and_other_groups_run(
+    jobs, connector_id, jobs_redis
+):
     other_connector = make_connector(jobs.app, "HC0002")
-    first = create(jobs.app, connector_id, processes.SLEEP, seconds=3)
+    first = create(jobs.app, connector_id, processes.SLEEP, seconds=8)
+    racer_1 = jobs.worker("--burst", name="racer-1")
+    wait_for(lambda: lock_holder(jobs_redis, connector_id, "sync") == first, timeout=30)
+    # While the first sync holds the group, a second worker takes the next runs.
     second = create(jobs.app, connector_id, processes.SLEEP, seconds=0.2)
     reaction = create(jobs.app, connector_id, processes.SLEEP_REACTION, seconds=0.3)
     elsewhere = create(jobs.app, other_connector, processes.SLEEP, seconds=0.3)
-
-    workers = [jobs.worker("--burst", name=f"racer-{n}") for n in (1, 2)]
-    for worker in workers:
+    racer_2 = jobs.worker("--burst", name="racer-2")
+    for worker in (racer_1, racer_2):
         assert worker.wait(timeout=60) == 0, jobs.log_text()
 
     runs = {key: load(jobs.app, key) for key in (first, second, reaction, elsewhere)}
@@ -95,7 +99,7 @@ def test_two_workers_racing_for_one_group_one_fails_busy_and_other_groups_run(jo
     assert busy.error_detail == BUSY_MESSAGE
     assert busy.error_code == "busy"
     assert (busy.finished_at - busy.started_at) < dt.timedelta(seconds=1)
-    assert busy.worker_name != runs[first].worker_name
+    assert (runs[first].worker_name, busy.worker_name) == ("racer-1", "racer-2")
     # Reaction history only excludes itself, and another connector has its own lock: both ran
     # while the first sync was still running.
     for other in (reaction, elsewhere):

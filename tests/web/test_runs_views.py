@@ -131,7 +131,7 @@ def test_pressing_run_creates_a_queued_run_enqueues_it_and_refreshes_the_log(
 
 def test_a_process_set_to_off_cannot_be_started(app, signed_in, connector_id):
     response = signed_in.post(f"/connectors/{connector_id}/run/stop_ban", headers=HX)
-    assert response.status_code == 409
+    assert response.status_code == 422
     assert "連携しない" in response.get_data(as_text=True)
     with app.app_context(), session_scope() as session:
         assert session.exec(select(Run)).all() == []

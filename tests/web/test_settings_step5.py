@@ -3,6 +3,8 @@ validation, adding/removing settings, schedules, drift and the typed configurati
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
@@ -177,6 +179,20 @@ def test_synced_method_offers_the_synced_groups_and_plans_manual_method_a_text_i
     html = block(env, manual)
     assert '<input type="text" class="form-control" name="customer-1-target_id"' in html
     assert "<select" not in html.split("配信グループID")[1].split("連携条件")[0]
+
+
+@sqlite_only
+def test_changing_the_haihai_method_on_the_page_rerenders_every_setting(env):
+    values = step5_values(1, target_type="group", target_id="1")
+    form = page_form(env, values, step5_values(2), haihai_method="manual")
+    html = env.post("/customer/refresh", form).get_data(as_text=True)
+    assert html.count('name="customer_numbers"') == 2
+    assert re.search(
+        r'<input type="text"[^>]*name="customer-1-target_id"[^>]*value="1"', html, re.S
+    )
+    html = env.post("/customer/refresh", page_form(env, values)).get_data(as_text=True)
+    assert '<option value="1" selected>メールマガジン（ID: 1）</option>' in html
+    assert "change[target.name=='haihai_method'] from:body" in html
 
 
 @sqlite_only
@@ -364,6 +380,13 @@ VALIDATION_CASES = [
         "conditions",
         "連携条件に指定したkintoneのフィールド（フィールドコード: gone）がkintoneアプリに見つかりません。"
         "「kintone項目の同期」を行い、連携条件を設定し直してください。",
+        "synced",
+    ),
+    (
+        dict(conditions=conditions_json("all", ("employees", "SINGLE_LINE_TEXT", "eq", "x"))),
+        "conditions",
+        "連携条件に指定したkintoneのフィールド「従業員数」のフィールドタイプが変更されています"
+        "（SINGLE_LINE_TEXT → NUMBER）。「kintone項目の同期」を行い、連携条件を設定し直してください。",
         "synced",
     ),
     (
@@ -679,6 +702,16 @@ def test_kintone_label_change_keeps_the_condition_and_the_summary_follows(env):
     env.post("/kintone-sync", env.access_form())
     assert len(saved_setting(env).conditions.conditions) == 1
     assert "社員数 が以上: 10" in text_of(env.page())
+
+
+def test_step5_rerenders_from_storage_after_a_sync(env):
+    _save_conditions(env, ("employees", "NUMBER", "ge", "10"))
+    env.kintone_fields(update={"employees": {"label": "社員数"}})
+    response = env.post("/kintone-sync", env.access_form())
+    assert "kintoneSynced" in response.headers["HX-Trigger"]
+    html = env.get("/sections/step5").get_data(as_text=True)
+    assert 'id="section-step5"' in html
+    assert "社員数 が以上: 10" in text_of(html)
 
 
 def test_haihai_resync_clears_deleted_groups_and_plans_and_lists_them(env):

@@ -12,6 +12,7 @@ import requests
 from portal.integrations.kintone import (
     KintoneClient,
     KintoneCursorLimitError,
+    KintoneFilterAbortedError,
     KintoneServerError,
     KintoneValidationError,
 )
@@ -251,3 +252,13 @@ def test_guest_space_app_needs_the_guest_path(admin, base_url, kintone_sandbox):
     with KintoneClient(base_url, api_tokens=[token], retry=FAST_RETRY, guest_space_id=5) as guest:
         assert len(list(guest.iter_records(guest_app))) == 3
     assert SUB in base_url
+
+
+def test_like_filter_aborted_at_the_hit_limit_is_an_error_not_a_short_answer(admin, app, client):
+    admin.load(app, [{"title": {"value": f"hello world {i}"}} for i in range(30)])
+    admin.config(like_hit_limit=10)
+    with pytest.raises(KintoneFilterAbortedError) as caught:
+        list(client.iter_records(app, 'title like "hello"'))
+    assert "Filter aborted" in caught.value.message
+    # Conditions without `like` are not limited.
+    assert len(list(client.iter_records(app, 'title != "x"'))) == 30
