@@ -69,6 +69,7 @@ from portal.integrations.haihai_csv import (
 from portal.integrations.kintone import (
     KintoneAuthError,
     KintoneError,
+    KintoneFilterAbortedError,
     KintoneNetworkError,
     KintoneNotFoundError,
     KintonePermissionError,
@@ -595,6 +596,9 @@ def run_customer_sync(
 
     def kintone_failure(error: KintoneError, **counts: int) -> CustomerSyncError:
         code, message = kintone_error_message(error, config.kintone.app_id)
+        if isinstance(error, KintoneFilterAbortedError):
+            # kintone cut a keyword search short; sending the partial result would be wrong.
+            return KintoneAccessError(TOO_MUCH_DATA_MESSAGE, code="kintone_too_many", **counts)
         if error.code == "GAIA_IQ11":
             code = "kintone_field"
             message = (
