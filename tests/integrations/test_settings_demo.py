@@ -124,3 +124,57 @@ def test_demo_connector_without_sandboxes_keeps_its_settings_unsynced(app, sandb
     assert config.haihai.base_url == f"{closed}/{seeds['haihai']['account_key']}/"
     assert config.kintone.app_id == seeds["kintone"]["app_id"]
     assert config.mappings == () and config.kintone_fields == {}
+
+
+def test_every_demo_customer_sync_setting_runs_against_the_sandboxes(app, sandboxes):
+    """Settings 1–6 of the demo cover every target and mode, and each one succeeds."""
+    from portal.auth.testing import create_account
+    from portal.syncs.customer_sync import run_customer_sync
+
+    kintone_url, haihai_url, seeds = sandboxes
+    template = kintone_url + "/{subdomain}"
+    account = create_account(app, "DEMO02")
+    with app.app_context(), session_scope() as session:
+        connector_id = configure_demo_connector(session, account.id, template, haihai_url, seeds).id
+    with app.app_context(), session_scope() as session:
+        config = load_connector_config(session, connector_id, kintone_base_template=template)
+    settings = {s.number: s for s in config.customer_syncs}
+    assert {(s.target_type, s.mode) for s in settings.values()} == {
+        ("database", "register"),
+        ("group", "register"),
+        ("step_plan", "register"),
+        ("group", "status_change"),
+        ("group", "delete"),
+        ("step_plan", "status_change"),
+    }
+    with (
+        KintoneClient(config.kintone.base_url, api_tokens=[config.kintone.api_token]) as kintone,
+        HaihaiClient(
+            config.haihai.base_url,
+            config.haihai.login_id,
+            config.haihai.api_token,
+            allow_local=True,
+        ) as haihai,
+    ):
+        outcomes = {
+            number: run_customer_sync(
+                config, setting, kintone_client=kintone, haihai_client=haihai, first_poll=0
+            )
+            for number, setting in sorted(settings.items())
+        }
+    assert outcomes[1].total == DEMO_RECORD_COUNT
+    assert outcomes[1].processed == DEMO_RECORD_COUNT
+    for number in (2, 3, 5, 6):
+        assert 0 < outcomes[number].total < DEMO_RECORD_COUNT, number
+        assert outcomes[number].processed == outcomes[number].total, number
+    customers = requests.get(
+        f"{haihai_url}/_sandbox/customers",
+        params={"account": seeds["haihai"]["account_key"]},
+        timeout=10,
+    ).json()["customers"]
+    in_plan_1 = [
+        c
+        for c in customers
+        if any((m["type"], m["id"]) == ("step", "1") for m in c.get("memberships", []))
+    ]
+    assert len(in_plan_1) >= outcomes[3].processed
