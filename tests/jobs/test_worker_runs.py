@@ -171,7 +171,8 @@ def test_killed_work_horse_fails_its_run_at_once_and_releases_the_lock(
 
     run = wait_for(lambda: (r := load(jobs.app, run_id)).status == FAILED and r, timeout=15)
     assert run.error_detail == messages.WORKER_LOST_MESSAGE
-    assert lock_holder(jobs_redis, connector_id, "sync") is None
+    # The run row is committed first and the lock freed right after, in the same hook.
+    wait_for(lambda: lock_holder(jobs_redis, connector_id, "sync") is None, timeout=5)
     assert worker.poll() is None  # the worker itself carries on with the next job
     after = create(jobs.app, connector_id, processes.SLEEP, seconds=0.1)
     wait_for(lambda: load(jobs.app, after).status == SUCCEEDED, timeout=20)
