@@ -59,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.connectors.views import bp as connectors_bp
     from portal.health import bp as health_bp
+    from portal.runs.timeline import bp as schedule_timeline_bp
     from portal.runs.views import bp as runs_bp
     from portal.settings.conditions_views import bp as customer_settings_bp
     from portal.settings.views import bp as settings_bp
@@ -70,6 +71,7 @@ def _register_blueprints(app: Flask) -> None:
         auth_bp,
         connectors_bp,
         runs_bp,
+        schedule_timeline_bp,
         settings_bp,
         customer_settings_bp,
     ):

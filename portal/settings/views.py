@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -134,7 +135,7 @@ def save(connector_id: str) -> ResponseReturnValue:
         flash(msg.SAVED, "success")
         return redirect(url_for("settings.edit", connector_id=connector_id))
     ctx = _context(connector_id)
-    return hx_response(_form_html(ctx, notice=msg.SAVED), 200)
+    return hx_response(_form_html(ctx, notice=msg.SAVED), 200, trigger={"settingsSaved": {}})
 
 
 def html_page(ctx: SectionContext, form_html: str) -> str:
@@ -180,32 +181,30 @@ def plugin_token(connector_id: str) -> ResponseReturnValue:
 @login_required
 def haihai_sync(connector_id: str) -> ResponseReturnValue:
     """「配配メール設定の同期」: fetch and store items, groups, step plans and forms."""
-    ctx = _context(connector_id)
-    try:
-        syncing.sync_haihai(ctx, request.form)
-    except syncing.SyncInputInvalid as invalid:
-        return hx_response(_section_html("step2", ctx, request.form, invalid.errors), UNPROCESSABLE)
-    except syncing.SyncFailed as failed:
-        return hx_response(_section_html("step2", ctx, request.form, sync_error=failed.message))
-    ctx = _context(connector_id)
-    html = _section_html("step2", ctx, request.form, just_synced=True)
-    return hx_response(html, trigger={HAIHAI_SYNCED: {}})
+    return _run_sync(connector_id, "step2", syncing.sync_haihai, HAIHAI_SYNCED)
 
 
 @bp.post("/connectors/<connector_id>/settings/kintone-sync")
 @login_required
 def kintone_sync(connector_id: str) -> ResponseReturnValue:
     """「kintone項目の同期」: fetch and store the app's fields, check the token's permissions."""
+    return _run_sync(connector_id, "step3", syncing.sync_kintone, KINTONE_SYNCED)
+
+
+def _run_sync(
+    connector_id: str, section: str, sync: Callable[[SectionContext, MultiDict], object], event: str
+) -> ResponseReturnValue:
+    """Run one sync button's `sync` and answer with its section (errors shown inline)."""
     ctx = _context(connector_id)
     try:
-        syncing.sync_kintone(ctx, request.form)
+        sync(ctx, request.form)
     except syncing.SyncInputInvalid as invalid:
-        return hx_response(_section_html("step3", ctx, request.form, invalid.errors), UNPROCESSABLE)
+        return hx_response(_section_html(section, ctx, request.form, invalid.errors), UNPROCESSABLE)
     except syncing.SyncFailed as failed:
-        return hx_response(_section_html("step3", ctx, request.form, sync_error=failed.message))
+        return hx_response(_section_html(section, ctx, request.form, sync_error=failed.message))
     ctx = _context(connector_id)
-    html = _section_html("step3", ctx, request.form, just_synced=True)
-    return hx_response(html, trigger={KINTONE_SYNCED: {}})
+    html = _section_html(section, ctx, request.form, just_synced=True)
+    return hx_response(html, trigger={event: {}})
 
 
 @bp.post("/connectors/<connector_id>/settings/kintone-check")
