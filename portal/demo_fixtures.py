@@ -114,7 +114,8 @@ class SandboxSetupError(RuntimeError):
     """A sandbox admin call failed (the demo data could not be created)."""
 
 
-def _options(labels: Sequence[str]) -> dict[str, dict[str, str]]:
+def choice_field_options(labels: Sequence[str]) -> dict[str, dict[str, str]]:
+    """kintone `options` of a choice field: each label in the given order."""
     return {label: {"label": label, "index": str(i)} for i, label in enumerate(labels)}
 
 
@@ -139,19 +140,31 @@ def customer_app_fields() -> dict[str, dict[str, Any]]:
             "expression": "employees * 1200",
             "format": "NUMBER_DIGIT",
         },
-        "industry": {"type": "DROP_DOWN", "label": "業種", "options": _options(INDUSTRIES)},
-        "region": {"type": "RADIO_BUTTON", "label": "地域", "options": _options(REGIONS)},
+        "industry": {
+            "type": "DROP_DOWN",
+            "label": "業種",
+            "options": choice_field_options(INDUSTRIES),
+        },
+        "region": {
+            "type": "RADIO_BUTTON",
+            "label": "地域",
+            "options": choice_field_options(REGIONS),
+        },
         "interests": {
             "type": "CHECK_BOX",
             "label": "関心のある製品",
-            "options": _options(PRODUCTS),
+            "options": choice_field_options(PRODUCTS),
         },
         "newsletters": {
             "type": "MULTI_SELECT",
             "label": "購読メールマガジン",
-            "options": _options(NEWSLETTERS),
+            "options": choice_field_options(NEWSLETTERS),
         },
-        "rank": {"type": "DROP_DOWN", "label": "顧客ランク", "options": _options(RANKS)},
+        "rank": {
+            "type": "DROP_DOWN",
+            "label": "顧客ランク",
+            "options": choice_field_options(RANKS),
+        },
         "first_contact": {"type": "DATE", "label": "初回接触日"},
         "last_meeting": {"type": "DATETIME", "label": "最終商談日時"},
         "owner": {"type": "USER_SELECT", "label": "担当者"},
@@ -161,7 +174,7 @@ def customer_app_fields() -> dict[str, dict[str, Any]]:
         "delivery_state": {
             "type": "DROP_DOWN",
             "label": "配信状態",
-            "options": _options(("配信可能", "配信停止", "配信禁止")),
+            "options": choice_field_options(("配信可能", "配信停止", "配信禁止")),
         },
     }
 
@@ -543,10 +556,19 @@ def configure_demo_connector(
                 snapshot=ctx.haihai_snapshot,
             )
     replace_mapping_rows(ctx, rows)
-    for row in demo_customer_syncs(connector.id):
-        session.add(row)
+    if _fits_demo_customer_syncs(ctx.kintone_fields, ctx.haihai_snapshot):
+        for row in demo_customer_syncs(connector.id):
+            session.add(row)
     session.commit()
     return connector
+
+
+def _fits_demo_customer_syncs(kintone_fields: Mapping[str, Any], snapshot: Mapping) -> bool:
+    """True when the synced app and account are the demo's (the settings reference them)."""
+    groups = {str(e["id"]) for e in snapshot.get("groups", [])}
+    plans = {str(e["id"]) for e in snapshot.get("step_plans", [])}
+    fields = {"newsletters", "rank", "delivery_state"}
+    return fields <= set(kintone_fields) and {"1", "2"} <= groups and {"1", "2"} <= plans
 
 
 def demo_customer_syncs(connector_id: str) -> list:

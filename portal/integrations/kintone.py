@@ -165,25 +165,30 @@ class KintoneError(Exception):
             text += f" [request id {self.request_id}]"
         return text
 
+    def _first_known(self, attribute: str) -> Any:
+        """The first field error's value of `attribute` that is not None, else None."""
+        values = (getattr(e, attribute) for e in self.field_errors)
+        return next((v for v in values if v is not None), None)
+
     @property
     def record_index(self) -> int | None:
         """Input index of the first failing record, when known."""
-        return next((e.record_index for e in self.field_errors if e.record_index is not None), None)
+        return self._first_known("record_index")
 
     @property
     def record_id(self) -> int | None:
         """Record id of the first failing record, when known."""
-        return next((e.record_id for e in self.field_errors if e.record_id is not None), None)
+        return self._first_known("record_id")
 
     @property
     def update_key(self) -> Mapping[str, Any] | None:
         """updateKey of the first failing record, when known."""
-        return next((e.update_key for e in self.field_errors if e.update_key is not None), None)
+        return self._first_known("update_key")
 
     @property
     def field_code(self) -> str | None:
         """Field code of the first field error, when known."""
-        return next((e.field_code for e in self.field_errors if e.field_code is not None), None)
+        return self._first_known("field_code")
 
 
 class KintoneAuthError(KintoneError):
@@ -1197,43 +1202,47 @@ class KintoneClient:
     ) -> int:
         """Add fields to the pre-live form → new settings revision."""
         params: dict[str, Any] = {"app": app, "properties": dict(properties)}
-        if revision is not None:
-            params["revision"] = revision
-        body = self.request("POST", "app/form/fields", params, app=app, preview=True)
-        return int(body["revision"])
+        return self._change_form("POST", "app/form/fields", app, params, revision)
 
     def update_form_fields(
         self, app: int, properties: Mapping[str, Any], *, revision: int | None = None
     ) -> int:
         """Change pre-live field settings (key = current code) → new settings revision."""
         params: dict[str, Any] = {"app": app, "properties": dict(properties)}
-        if revision is not None:
-            params["revision"] = revision
-        body = self.request(
-            "PUT", "app/form/fields", params, app=app, preview=True, safety=_Safety.REPEATABLE
+        return self._change_form(
+            "PUT", "app/form/fields", app, params, revision, safety=_Safety.REPEATABLE
         )
-        return int(body["revision"])
 
     def delete_form_fields(
         self, app: int, codes: Sequence[str], *, revision: int | None = None
     ) -> int:
         """Delete pre-live fields by code → new settings revision."""
         params: dict[str, Any] = {"app": app, "fields": list(codes)}
-        if revision is not None:
-            params["revision"] = revision
-        body = self.request("DELETE", "app/form/fields", params, app=app, preview=True)
-        return int(body["revision"])
+        return self._change_form("DELETE", "app/form/fields", app, params, revision)
 
     def update_form_layout(
         self, app: int, layout: Sequence[Mapping[str, Any]], *, revision: int | None = None
     ) -> int:
         """Replace the pre-live form layout → new settings revision."""
         params: dict[str, Any] = {"app": app, "layout": list(layout)}
+        return self._change_form(
+            "PUT", "app/form/layout", app, params, revision, safety=_Safety.REPEATABLE
+        )
+
+    def _change_form(
+        self,
+        method: str,
+        endpoint: str,
+        app: int,
+        params: dict[str, Any],
+        revision: int | None,
+        *,
+        safety: _Safety | None = None,
+    ) -> int:
+        """Send one pre-live form change (revision-checked when given) → new settings revision."""
         if revision is not None:
             params["revision"] = revision
-        body = self.request(
-            "PUT", "app/form/layout", params, app=app, preview=True, safety=_Safety.REPEATABLE
-        )
+        body = self.request(method, endpoint, params, app=app, preview=True, safety=safety)
         return int(body["revision"])
 
     def get_deploy_status(self, apps: Sequence[int]) -> dict[int, str]:

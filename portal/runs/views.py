@@ -210,28 +210,23 @@ def row(run_id: str) -> Response:
 @login_required
 def error_detail(run_id: str) -> str:
     """The 「エラー詳細」 dialog of a run."""
-    run, _name = _own_run_or_404(run_id)
-    if not run.error_detail:
-        abort(404)
-    return render_template(
-        "runs/_detail_dialog.html", run=run, title="エラー詳細", text=run.error_detail, kind="error"
-    )
+    return _detail_dialog(run_id, "error", "エラー詳細")
 
 
 @bp.get("/runs/<run_id>/message")
 @login_required
 def message_detail(run_id: str) -> str:
     """The 「メッセージ詳細」 dialog of a run (diff imports)."""
+    return _detail_dialog(run_id, "message", "メッセージ詳細")
+
+
+def _detail_dialog(run_id: str, kind: str, title: str) -> str:
+    """Render the run's `<kind>_detail` text in a dialog titled `title`; 404 when it has none."""
     run, _name = _own_run_or_404(run_id)
-    if not run.message_detail:
+    text = getattr(run, f"{kind}_detail")
+    if not text:
         abort(404)
-    return render_template(
-        "runs/_detail_dialog.html",
-        run=run,
-        title="メッセージ詳細",
-        text=run.message_detail,
-        kind="message",
-    )
+    return render_template("runs/_detail_dialog.html", run=run, title=title, text=text, kind=kind)
 
 
 @bp.get("/runs/schedule-editor")

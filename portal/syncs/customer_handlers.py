@@ -15,30 +15,13 @@ import logging
 
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.kintone import KintoneClient
-from portal.integrations.ledger import DailyLedger
 from portal.runs.context import RunContext, RunFailed, RunOutcome
 from portal.runs.registry import CUSTOMER_KEYS, CUSTOMER_PLUGIN, register_handler
+from portal.syncs.clients import make_sync_clients
 from portal.syncs.config import ConnectorConfig, CustomerSyncSetting
 from portal.syncs.customer_sync import CustomerSyncError, run_customer_sync
 
 log = logging.getLogger(__name__)
-
-# Shared with the other sync handlers so every process of an account draws from one budget.
-BUDGET_PREFIX = "portal:budget"
-HAIHAI_DAILY_CALLS = 240  # per API and account (配配メール's own limit)
-
-MSG_NO_KINTONE = (
-    "kintone連携設定が完了していません。"
-    "連携設定画面の「Step3. kintone連携設定」でサブドメイン名・アプリID・APIトークンを設定してください。"
-)
-MSG_NO_HAIHAI = (
-    "配配メール連携設定が完了していません。"
-    "連携設定画面の「Step2. 配配メール連携設定」で配配メールURL・ログインID・APIトークンを設定してください。"
-)
-MSG_BAD_ACCESS = (
-    "接続先の設定が正しくありません。"
-    "「Step2. 配配メール連携設定」と「Step3. kintone連携設定」を確認してください。"
-)
 
 
 def find_setting(config: ConnectorConfig, number: int | None) -> CustomerSyncSetting:
@@ -62,33 +45,10 @@ def make_clients(
     config: ConnectorConfig, *, allow_local: bool, redis_conn=None
 ) -> tuple[KintoneClient, HaihaiClient]:
     """The kintone and 配配メール clients of `config` (daily budgets shared through Redis)."""
-    if config.kintone is None:
-        raise RunFailed(MSG_NO_KINTONE, code="settings")
-    if config.haihai is None:
-        raise RunFailed(MSG_NO_HAIHAI, code="settings")
-    kintone_ledger = haihai_ledger = None
-    if redis_conn is not None:
-        # kintone's daily count only triggers a warning mail, so it is recorded, never refused.
-        kintone_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=None)
-        haihai_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS)
-    try:
-        kintone = KintoneClient(
-            config.kintone.base_url, api_tokens=[config.kintone.api_token], ledger=kintone_ledger
-        )
-    except ValueError as error:
-        raise RunFailed(MSG_BAD_ACCESS, code="settings") from error
-    try:
-        haihai = HaihaiClient(
-            config.haihai.base_url,
-            config.haihai.login_id,
-            config.haihai.api_token,
-            allow_local=allow_local,
-            ledger=haihai_ledger,
-        )
-    except ValueError as error:
-        kintone.close()
-        raise RunFailed(MSG_BAD_ACCESS, code="settings") from error
-    return kintone, haihai
+    # kintone's daily count only triggers a warning mail, so it is recorded, never refused.
+    return make_sync_clients(
+        config, allow_local=allow_local, redis_conn=redis_conn, kintone_daily_limit=None
+    )
 
 
 def execute(

@@ -28,9 +28,10 @@ from portal.integrations.kintone import (
     KintoneThrottledError,
     KintoneValidationError,
 )
-from portal.integrations.ledger import BudgetExceeded, DailyLedger
+from portal.integrations.ledger import BudgetExceeded
 from portal.runs.context import RunContext, RunFailed, RunOutcome
 from portal.runs.registry import VIEW_URL, register_handler
+from portal.syncs.clients import MSG_NO_HAIHAI, MSG_NO_KINTONE, make_sync_clients
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.email_match import email_key, index_by_email
 
@@ -42,8 +43,6 @@ TARGET_FIELD_TYPES = {
     "LINK": "リンク",
 }
 WRITE_CHUNK = 2000  # records per bulkRequest call
-BUDGET_PREFIX = "portal:budget"
-HAIHAI_DAILY_CALLS = 240  # per API and account (配配メール's own limit)
 KINTONE_DAILY_CALLS = 10_000  # per app (kintone's documented daily request limit)
 
 MSG_NO_TARGET = (
@@ -53,14 +52,6 @@ MSG_NO_TARGET = (
 MSG_NO_EMAIL = (
     "メールアドレスの連携項目が設定されていません。"
     "連携設定画面の「Step4. 連携項目設定」でkintoneのメールアドレス項目を設定してください。"
-)
-MSG_NO_KINTONE = (
-    "kintone連携設定が完了していません。"
-    "連携設定画面の「Step3. kintone連携設定」でサブドメイン名・アプリID・APIトークンを設定してください。"
-)
-MSG_NO_HAIHAI = (
-    "配配メール連携設定が完了していません。"
-    "連携設定画面の「Step2. 配配メール連携設定」で配配メールURL・ログインID・APIトークンを設定してください。"
 )
 
 
@@ -247,27 +238,16 @@ def kintone_failure(error: KintoneError | BudgetExceeded, app_id: str) -> str:
 # --- the run handler -----------------------------------------------------------------------
 
 
-def make_clients(config: ConnectorConfig, *, allow_local: bool, redis_conn=None):
+def make_clients(
+    config: ConnectorConfig, *, allow_local: bool, redis_conn=None
+) -> tuple[KintoneClient, HaihaiClient]:
     """The kintone and 配配メール clients of `config`, with shared daily budgets when Redis is given."""
-    kintone_ledger = haihai_ledger = None
-    if redis_conn is not None:
-        kintone_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=KINTONE_DAILY_CALLS)
-        haihai_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS)
-    kintone = KintoneClient(
-        config.kintone.base_url, api_tokens=[config.kintone.api_token], ledger=kintone_ledger
+    return make_sync_clients(
+        config,
+        allow_local=allow_local,
+        redis_conn=redis_conn,
+        kintone_daily_limit=KINTONE_DAILY_CALLS,
     )
-    try:
-        haihai = HaihaiClient(
-            config.haihai.base_url,
-            config.haihai.login_id,
-            config.haihai.api_token,
-            allow_local=allow_local,
-            ledger=haihai_ledger,
-        )
-    except BaseException:
-        kintone.close()
-        raise
-    return kintone, haihai
 
 
 @register_handler(VIEW_URL)
@@ -278,21 +258,11 @@ def run_view_url(context: RunContext) -> RunOutcome:
     from jobs.queues import get_redis
 
     config = context.config
-    if config.kintone is None:
-        raise RunFailed(MSG_NO_KINTONE, code="settings")
-    if config.haihai is None:
-        raise RunFailed(MSG_NO_HAIHAI, code="settings")
-    try:
-        kintone, haihai = make_clients(
-            config,
-            allow_local=bool(current_app.config.get("HAIHAI_ALLOW_LOCAL_URLS")),
-            redis_conn=get_redis(),
-        )
-    except ValueError as error:
-        raise RunFailed(
-            "接続先の設定が正しくありません。「Step2. 配配メール連携設定」と「Step3. kintone連携設定」を確認してください。",
-            code="settings",
-        ) from error
+    kintone, haihai = make_clients(
+        config,
+        allow_local=bool(current_app.config.get("HAIHAI_ALLOW_LOCAL_URLS")),
+        redis_conn=get_redis(),
+    )
     try:
         result = sync_view_urls(config, kintone=kintone, haihai=haihai, progress=context.progress)
     except (KintoneError, BudgetExceeded) as error:

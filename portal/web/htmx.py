@@ -42,29 +42,21 @@ def hx_response(
     refresh: bool = False,
 ) -> Response:
     """A response carrying the htmx headers named by the keyword arguments."""
-    if reswap in {"beforebegin", "afterbegin"}:
-        # The helper package rejects these two values; set the header directly instead.
-        response = _htmx_make_response(
-            body,
-            status,
-            redirect=redirect,
-            location=location,
-            trigger=trigger,
-            retarget=retarget,
-            refresh=refresh,
-        )
-        response.headers["HX-Reswap"] = reswap
-        return response
-    return _htmx_make_response(
+    # The helper package rejects these two values; the header is then set directly instead.
+    reswap_by_hand = reswap in {"beforebegin", "afterbegin"}
+    response = _htmx_make_response(
         body,
         status,
         redirect=redirect,
         location=location,
         trigger=trigger,
         retarget=retarget,
-        reswap=reswap,
+        reswap=None if reswap_by_hand else reswap,
         refresh=refresh,
     )
+    if reswap_by_hand:
+        response.headers["HX-Reswap"] = reswap
+    return response
 
 
 def full_page_redirect(url: str) -> Response:

@@ -71,6 +71,15 @@ def _json(body, status: int = 200) -> Response:
     return Response(text, status=status, content_type="application/json; charset=utf-8")
 
 
+def _form_targets(raw: list | None, known: dict, what: str) -> list[str]:
+    """The ids of a form's targets as strings; AdminError naming those not in `known`."""
+    ids = [str(i) for i in raw or []]
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise AdminError(f"form targets unknown {what}: {', '.join(missing)}")
+    return ids
+
+
 def _need(spec: dict, name: str, where: str):
     value = spec.get(name)
     if value is None or value == "":
@@ -549,17 +558,9 @@ class AdminHandler:
                 raise AdminError("form status must be open or closed")
             form.status = spec["status"]
         if "target_gids" in spec:
-            gids = [str(g) for g in spec["target_gids"] or []]
-            missing = [g for g in gids if g not in account.groups]
-            if missing:
-                raise AdminError(f"form targets unknown gids: {', '.join(missing)}")
-            form.target_gids = gids
+            form.target_gids = _form_targets(spec["target_gids"], account.groups, "gids")
         if "target_spids" in spec:
-            spids = [str(s) for s in spec["target_spids"] or []]
-            missing = [s for s in spids if s not in account.plans]
-            if missing:
-                raise AdminError(f"form targets unknown spids: {', '.join(missing)}")
-            form.target_spids = spids
+            form.target_spids = _form_targets(spec["target_spids"], account.plans, "spids")
         if "item_ids" in spec or "items" in spec:
             by_label = account.items_by_label()
             ids = []

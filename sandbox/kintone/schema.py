@@ -30,18 +30,18 @@ WRITABLE_TYPES = frozenset(
         "SUBTABLE",
     }
 )
-SYSTEM_TYPES = frozenset(
-    {
-        "RECORD_NUMBER",
-        "CREATOR",
-        "CREATED_TIME",
-        "MODIFIER",
-        "UPDATED_TIME",
-        "STATUS",
-        "STATUS_ASSIGNEE",
-        "CATEGORY",
-    }
+# The system fields in the order a new app lists them.
+SYSTEM_ORDER = (
+    "RECORD_NUMBER",
+    "CREATOR",
+    "CREATED_TIME",
+    "MODIFIER",
+    "UPDATED_TIME",
+    "STATUS",
+    "STATUS_ASSIGNEE",
+    "CATEGORY",
 )
+SYSTEM_TYPES = frozenset(SYSTEM_ORDER)
 PROCESS_TYPES = frozenset({"STATUS", "STATUS_ASSIGNEE", "CATEGORY"})
 # Present in form/fields.json but never in records.
 LAYOUT_ONLY_TYPES = frozenset({"REFERENCE_TABLE", "GROUP"})
@@ -139,16 +139,6 @@ SYSTEM_CODES: dict[str, dict[str, str]] = {
         "CATEGORY": "Categories",
     },
 }
-SYSTEM_ORDER = (
-    "RECORD_NUMBER",
-    "CREATOR",
-    "CREATED_TIME",
-    "MODIFIER",
-    "UPDATED_TIME",
-    "STATUS",
-    "STATUS_ASSIGNEE",
-    "CATEGORY",
-)
 
 
 def valid_field_code(code: object) -> bool:

@@ -3,7 +3,7 @@
 Fixtures
 - ``live_portal``: a running portal (gunicorn, 2 workers) on a fresh migrated SQLite file;
   yields a :class:`LivePortal` (``.url``, ``.cli(*args)``, ``.spawn(*args)``,
-  ``.create_account(id)``).
+  ``.create_account(id)``, ``.configure_demo_connector(owner, haihai_url, kintone, haihai)``).
 - ``live_portal_env``: extra environment for the portal processes; override it in a test module
   (e.g. to point KINTONE_BASE_URL_TEMPLATE at the kintone sandbox).
 - ``portal_cli``: ``live_portal.cli`` — run ``flask --app wsgi …`` against the same database.
@@ -115,6 +115,44 @@ class LivePortal:
         if match is None:
             raise AssertionError(f"no initial password in: {output!r}")
         return match.group(1)
+
+    def configure_demo_connector(
+        self, owner: str, haihai_url: str, kintone: dict[str, str], haihai: dict[str, str]
+    ) -> str:
+        """Steps 1–4 of account `owner`'s connector, written through the portal's own code into
+        the live database (`kintone`/`haihai`: the demo seeds' access values) → connector id."""
+        from sqlmodel import select
+
+        from portal import create_app
+        from portal.db import session_scope
+        from portal.demo_fixtures import configure_demo_connector
+        from portal.models import Account
+
+        env = self.env
+        app = create_app(
+            {
+                "DATABASE_URL": env["DATABASE_URL"],
+                "REDIS_URL": env["REDIS_URL"],
+                "INSTANCE_PATH": str(self.instance_path),
+                "SECRET_KEY": env["SECRET_KEY"],
+                "PORTAL_SECRET_KEY": env["PORTAL_SECRET_KEY"],
+                "HAIHAI_ALLOW_LOCAL_URLS": True,
+                "KINTONE_BASE_URL_TEMPLATE": env["KINTONE_BASE_URL_TEMPLATE"],
+            }
+        )
+        try:
+            with app.app_context(), session_scope() as session:
+                account = session.exec(select(Account).where(Account.connector_id == owner)).one()
+                connector = configure_demo_connector(
+                    session,
+                    account.id,
+                    env["KINTONE_BASE_URL_TEMPLATE"],
+                    haihai_url,
+                    {"kintone": kintone, "haihai": haihai},
+                )
+                return connector.id
+        finally:
+            app.extensions["db_engine"].dispose()
 
     def log(self) -> str:
         """Everything the web processes wrote so far (for failure messages)."""

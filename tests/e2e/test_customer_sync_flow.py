@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from portal.demo_fixtures import create_haihai_account, create_kintone_app
+from portal.demo_fixtures import choice_field_options, create_haihai_account, create_kintone_app
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +40,7 @@ def _fields() -> dict:
         "industry": {
             "type": "DROP_DOWN",
             "label": "業種",
-            "options": {
-                "製造業": {"label": "製造業", "index": "0"},
-                "小売業": {"label": "小売業", "index": "1"},
-            },
+            "options": choice_field_options(("製造業", "小売業")),
         },
         "employees": {"type": "NUMBER", "label": "従業員数"},
         "view_url": {"type": "LINK", "label": "顧客ページ", "protocol": "WEB"},
@@ -70,13 +67,6 @@ def live_portal_env(kintone_sandbox) -> dict[str, str]:
 
 def _seed_connector(live_portal, kintone_url: str, haihai_url: str, connector_owner: str) -> str:
     """Steps 1–4 through the portal's own code: both sides synced, email + 氏名 mapped."""
-    from sqlmodel import select
-
-    from portal import create_app
-    from portal.db import session_scope
-    from portal.demo_fixtures import configure_demo_connector
-    from portal.models import Account
-
     app_id, token = create_kintone_app(
         kintone_url,
         subdomain=SUBDOMAIN,
@@ -93,38 +83,12 @@ def _seed_connector(live_portal, kintone_url: str, haihai_url: str, connector_ow
         groups=[{"gid": "1", "name": "メールマガジン"}, {"gid": "2", "name": "セミナー案内"}],
         plans=[{"spid": "1", "name": "資料請求フォロー"}],
     )
-    env = live_portal.env
-    app = create_app(
-        {
-            "DATABASE_URL": env["DATABASE_URL"],
-            "REDIS_URL": env["REDIS_URL"],
-            "INSTANCE_PATH": str(live_portal.instance_path),
-            "SECRET_KEY": env["SECRET_KEY"],
-            "PORTAL_SECRET_KEY": env["PORTAL_SECRET_KEY"],
-            "HAIHAI_ALLOW_LOCAL_URLS": True,
-            "KINTONE_BASE_URL_TEMPLATE": env["KINTONE_BASE_URL_TEMPLATE"],
-        }
+    return live_portal.configure_demo_connector(
+        connector_owner,
+        haihai_url,
+        kintone={"subdomain": SUBDOMAIN, "app_id": app_id, "api_token": token},
+        haihai={"account_key": HAIHAI_KEY, "login_id": HAIHAI_LOGIN, "api_token": HAIHAI_TOKEN},
     )
-    try:
-        with app.app_context(), session_scope() as session:
-            account = session.exec(
-                select(Account).where(Account.connector_id == connector_owner)
-            ).one()
-            seeds = {
-                "kintone": {"subdomain": SUBDOMAIN, "app_id": app_id, "api_token": token},
-                "haihai": {
-                    "account_key": HAIHAI_KEY,
-                    "login_id": HAIHAI_LOGIN,
-                    "api_token": HAIHAI_TOKEN,
-                },
-            }
-            connector = configure_demo_connector(
-                session, account.id, env["KINTONE_BASE_URL_TEMPLATE"], haihai_url, seeds
-            )
-            connector_id = connector.id
-    finally:
-        app.extensions["db_engine"].dispose()
-    return connector_id
 
 
 def _settled(page) -> None:

@@ -38,13 +38,6 @@ def live_portal_env(kintone_sandbox) -> dict[str, str]:
 
 def _seed_connector(live_portal, kintone_url: str, haihai_url: str, owner: str) -> tuple[str, str]:
     """A connector with Steps 1–4 synced and Step7 (手動実行, field view_url) → (id, app id)."""
-    from sqlmodel import select
-
-    from portal import create_app
-    from portal.db import session_scope
-    from portal.demo_fixtures import configure_demo_connector
-    from portal.models import Account
-
     fields = {
         "email": {"type": "SINGLE_LINE_TEXT", "label": "メールアドレス"},
         "name": {"type": "SINGLE_LINE_TEXT", "label": "氏名"},
@@ -62,35 +55,12 @@ def _seed_connector(live_portal, kintone_url: str, haihai_url: str, owner: str) 
         items=[{"item_id": "I10", "label": "氏名", "type": "text"}],
         customers=[{"email": e} for e in CUSTOMERS],
     )
-    env = live_portal.env
-    app = create_app(
-        {
-            "DATABASE_URL": env["DATABASE_URL"],
-            "REDIS_URL": env["REDIS_URL"],
-            "INSTANCE_PATH": str(live_portal.instance_path),
-            "SECRET_KEY": env["SECRET_KEY"],
-            "PORTAL_SECRET_KEY": env["PORTAL_SECRET_KEY"],
-            "HAIHAI_ALLOW_LOCAL_URLS": True,
-            "KINTONE_BASE_URL_TEMPLATE": env["KINTONE_BASE_URL_TEMPLATE"],
-        }
+    connector_id = live_portal.configure_demo_connector(
+        owner,
+        haihai_url,
+        kintone={"subdomain": SUBDOMAIN, "app_id": app_id, "api_token": token},
+        haihai={"account_key": HAIHAI_KEY, "login_id": HAIHAI_LOGIN, "api_token": HAIHAI_TOKEN},
     )
-    try:
-        with app.app_context(), session_scope() as session:
-            account = session.exec(select(Account).where(Account.connector_id == owner)).one()
-            seeds = {
-                "kintone": {"subdomain": SUBDOMAIN, "app_id": app_id, "api_token": token},
-                "haihai": {
-                    "account_key": HAIHAI_KEY,
-                    "login_id": HAIHAI_LOGIN,
-                    "api_token": HAIHAI_TOKEN,
-                },
-            }
-            connector = configure_demo_connector(
-                session, account.id, env["KINTONE_BASE_URL_TEMPLATE"], haihai_url, seeds
-            )
-            connector_id = connector.id
-    finally:
-        app.extensions["db_engine"].dispose()
     return connector_id, app_id
 
 

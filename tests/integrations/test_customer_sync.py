@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from portal.demo_fixtures import choice_field_options
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.kintone import KintoneClient
 from portal.integrations.retrying import NO_RETRY
@@ -41,18 +42,12 @@ KINTONE_FIELDS = {
     "interest": {
         "type": "CHECK_BOX",
         "label": "関心",
-        "options": {
-            "料金": {"label": "料金", "index": "0"},
-            "導入 事例": {"label": "導入 事例", "index": "1"},
-        },
+        "options": choice_field_options(("料金", "導入 事例")),
     },
     "pref": {
         "type": "DROP_DOWN",
         "label": "都道府県",
-        "options": {
-            "東京都": {"label": "東京都", "index": "0"},
-            "大阪府": {"label": "大阪府", "index": "1"},
-        },
+        "options": choice_field_options(("東京都", "大阪府")),
     },
     "met": {"type": "DATETIME", "label": "面談日時"},
     "birthday": {"type": "DATE", "label": "誕生日"},

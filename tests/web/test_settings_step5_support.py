@@ -12,6 +12,7 @@ import requests
 from werkzeug.datastructures import MultiDict
 
 from portal.db import session_scope
+from portal.demo_fixtures import choice_field_options
 from portal.models.customer_syncs import CustomerSyncRow
 from tests.web.test_settings_support import SUBDOMAIN, SettingsEnv, make_env
 
@@ -24,18 +25,12 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
         "label": "ランク",
         "required": True,
         "defaultValue": "A",
-        "options": {
-            "A": {"label": "A", "index": "0"},
-            "B": {"label": "B", "index": "1"},
-        },
+        "options": choice_field_options(("A", "B")),
     },
     "regions": {
         "type": "MULTI_SELECT",
         "label": "地域",
-        "options": {
-            "関東": {"label": "関東", "index": "0"},
-            "関西": {"label": "関西", "index": "1"},
-        },
+        "options": choice_field_options(("関東", "関西")),
     },
 }
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from portal.auth.testing import create_account, sign_in
 from portal.db import session_scope
-from portal.demo_fixtures import create_haihai_account, create_kintone_app
+from portal.demo_fixtures import choice_field_options, create_haihai_account, create_kintone_app
 from portal.models import Connector
 from portal.models.settings import ConnectorSettings
 
@@ -38,18 +38,12 @@ def customer_fields() -> dict[str, dict[str, Any]]:
         "industry": {
             "type": "DROP_DOWN",
             "label": "業種",
-            "options": {
-                "製造業": {"label": "製造業", "index": "0"},
-                "小売業": {"label": "小売業", "index": "1"},
-            },
+            "options": choice_field_options(("製造業", "小売業")),
         },
         "interests": {
             "type": "CHECK_BOX",
             "label": "関心",
-            "options": {
-                "勤怠": {"label": "勤怠", "index": "0"},
-                "経費": {"label": "経費", "index": "1"},
-            },
+            "options": choice_field_options(("勤怠", "経費")),
         },
         "contacted": {"type": "DATE", "label": "初回接触日"},
         "attachment": {"type": "FILE", "label": "添付ファイル"},

@@ -7,6 +7,7 @@ import requests
 
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.retrying import RetryPolicy
+from tests.integrations.haihai_sample_account import sample_groups, sample_plans
 
 ACCOUNT = "m20001"
 LOGIN_ID = "sync-user"
@@ -34,14 +35,8 @@ def account_definition(**overrides) -> dict:
             {"item_id": "I5", "label": "関心", "type": "checkbox", "options": ["料金", "事例"]},
             {"item_id": "I6", "label": "誕生日", "type": "date"},
         ],
-        "groups": [
-            {"gid": "1", "name": "メルマガ", "from_address": "news@example.jp"},
-            {"gid": "2", "name": "セミナー案内", "from_address": "seminar@example.jp"},
-        ],
-        "plans": [
-            {"spid": "10", "name": "オンボーディング"},
-            {"spid": "11", "name": "開始日指定", "start_mode": "start_date"},
-        ],
+        "groups": sample_groups(),
+        "plans": sample_plans(),
         "forms": [
             {
                 "form_id": "50",

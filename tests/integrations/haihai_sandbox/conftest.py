@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+from tests.integrations.haihai_sample_account import sample_groups, sample_plans
+
 ACCOUNT = "m12345"
 LOGIN_ID = "api-user"
 TOKEN = "tok-123"
@@ -57,14 +59,8 @@ def default_account(**overrides) -> dict:
             },
             {"item_id": "I14", "label": "郵便番号", "type": "text", "input_rule": "numeric"},
         ],
-        "groups": [
-            {"gid": "1", "name": "メルマガ", "from_address": "news@example.jp"},
-            {"gid": "2", "name": "セミナー案内", "from_address": "seminar@example.jp"},
-        ],
-        "plans": [
-            {"spid": "10", "name": "オンボーディング"},
-            {"spid": "11", "name": "開始日指定", "start_mode": "start_date"},
-        ],
+        "groups": sample_groups(),
+        "plans": sample_plans(),
         "forms": [
             {
                 "form_id": "50",
