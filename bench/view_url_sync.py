@@ -283,6 +283,11 @@ def main() -> None:
         for process in sandboxes:
             process.terminate()
             process.wait(timeout=10)
+        if not os.environ.get("REDIS_URL"):
+            from jobs.embedded_redis import stop_embedded_redis
+
+            # The portal started an embedded Redis in the bench's instance folder; end it too.
+            stop_embedded_redis(str(work / "instance"))
 
 
 if __name__ == "__main__":
