@@ -151,16 +151,11 @@ def run_sync(
     out,
 ) -> None:
     """Child process: run one 顧客情報連携 and send back the outcome and the wall time."""
+    from portal.connector_types.haihai_kintone.customer.config import CustomerSyncSetting
+    from portal.connector_types.haihai_kintone.customer.sync import run_customer_sync
     from portal.integrations.haihai import HaihaiClient
     from portal.integrations.kintone import KintoneClient
-    from portal.syncs.config import (
-        ConnectorConfig,
-        CustomerSyncSetting,
-        FieldMapping,
-        HaihaiAccess,
-        KintoneAccess,
-    )
-    from portal.syncs.customer_sync import run_customer_sync
+    from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
 
     mappings = [FieldMapping("mail", "SINGLE_LINE_TEXT", "メール", "メールアドレス", True)]
     mappings += [

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from jobs.locks import GroupLock, LockBusy, release_if_held
 from jobs.queues import get_redis, job_setting
+from portal.connector_types.registry import UnknownProcess, get_process
 from portal.db import session_scope
 from portal.models import Run
 from portal.models.common import utcnow
@@ -22,7 +23,7 @@ from portal.models.runs import QUEUED, RUNNING
 from portal.runs import messages
 from portal.runs import service as runs_service
 from portal.runs.context import RunContext, RunFailed
-from portal.runs.registry import UnknownProcess, get_process
+from portal.settings.service import load_connector_config
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,6 @@ class _ProgressWriter:
 def _load_config_for(connector_id: str):
     def load():
         try:
-            from portal.settings.service import load_connector_config
-        except ImportError as error:
-            raise RunFailed(messages.SETTINGS_MISSING_MESSAGE, code="settings") from error
-        try:
             with session_scope() as session:
                 config = load_connector_config(session, connector_id)
         except LookupError as error:  # the connector or its settings are gone
@@ -107,9 +104,6 @@ def run_sync(run_id: str) -> None:
     try:
         process = get_process(run.process_key)
     except UnknownProcess:
-        _fail(run_id, messages.NOT_AVAILABLE_MESSAGE, "not_available")
-        return
-    if process.handler is None:
         _fail(run_id, messages.NOT_AVAILABLE_MESSAGE, "not_available")
         return
 
@@ -148,6 +142,8 @@ def run_sync(run_id: str) -> None:
             timezone=timezone,
             load_config=_load_config_for(run.connector_id),
             report_progress=progress,
+            redis=get_redis(),
+            app_config=app.config,
         )
         outcome = process.handler(context)
         progress.flush()

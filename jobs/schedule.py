@@ -227,7 +227,7 @@ def next_occurrences_timeline(
     count: int = 10,
 ) -> list[TimelineEntry]:
     """The next `count` firings of all given schedules merged on one timeline (earliest first)."""
-    from portal.runs.registry import process_name
+    from portal.connector_types.registry import process_name
 
     entries = [
         TimelineEntry(at, key, process_name(key))

@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    _register_connector_types(app)
     _register_cli(app)
     return app
 
@@ -61,7 +62,6 @@ def _register_blueprints(app: Flask) -> None:
     from portal.health import bp as health_bp
     from portal.runs.timeline import bp as schedule_timeline_bp
     from portal.runs.views import bp as runs_bp
-    from portal.settings.conditions_views import bp as customer_settings_bp
     from portal.settings.views import bp as settings_bp
     from portal.web.assets import bp as assets_bp
 
@@ -73,9 +73,14 @@ def _register_blueprints(app: Flask) -> None:
         runs_bp,
         schedule_timeline_bp,
         settings_bp,
-        customer_settings_bp,
     ):
         app.register_blueprint(blueprint)
+
+
+def _register_connector_types(app: Flask) -> None:
+    from portal.connector_types.wiring import init_app as init_connector_types
+
+    init_connector_types(app)
 
 
 def _register_cli(app: Flask) -> None:

@@ -573,9 +573,9 @@ def _fits_demo_customer_syncs(kintone_fields: Mapping[str, Any], snapshot: Mappi
 
 def demo_customer_syncs(connector_id: str) -> list:
     """顧客情報連携設定 1–6 of the demo: every target and mode runnable from the 実行 page."""
+    from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
+    from portal.connector_types.haihai_kintone.customer.section import condition_set_to_json
     from portal.models.customer_syncs import CustomerSyncRow
-    from portal.settings.customer_section import condition_set_to_json
-    from portal.syncs.config import Condition, ConditionSet
 
     def choice(code: str, field_type: str, *labels: str) -> dict:
         return condition_set_to_json(

@@ -11,8 +11,6 @@ from portal.models.common import UTCDateTime, new_ulid, utcnow
 
 HAIHAI_KINTONE = "haihai_kintone"
 
-CONNECTOR_KIND_LABELS = {HAIHAI_KINTONE: "配配メール-kintone 連携"}
-
 
 class Connector(SQLModel, table=True):
     """One configured connector of an account (e.g. 配配メール-kintone 連携)."""
@@ -29,8 +27,3 @@ class Connector(SQLModel, table=True):
     updated_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
-
-    @property
-    def kind_label(self) -> str:
-        """The connector type as shown in the list."""
-        return CONNECTOR_KIND_LABELS.get(self.kind, self.kind)

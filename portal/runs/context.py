@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from portal.syncs.config import ConnectorConfig
@@ -52,6 +52,10 @@ class RunContext:
     timezone: str
     load_config: Callable[[], ConnectorConfig]
     report_progress: Callable[[int, int], None] = field(repr=False)
+    # The worker's shared Redis (daily API budgets) and the app's settings, so handlers need
+    # neither Flask's current_app nor the job layer.
+    redis: Any = field(default=None, repr=False)
+    app_config: Mapping[str, Any] = field(default_factory=dict, repr=False)
     _config: ConnectorConfig | None = field(default=None, init=False, repr=False)
 
     @property
@@ -65,6 +69,11 @@ class RunContext:
         if self._config is None:
             self._config = self.load_config()
         return self._config
+
+    @property
+    def allow_local_urls(self) -> bool:
+        """True when service URLs on loopback are allowed (sandboxes in demo and tests)."""
+        return bool(self.app_config.get("HAIHAI_ALLOW_LOCAL_URLS"))
 
     def progress(self, processed: int, total: int) -> None:
         """Report progress; the row is written at most once a second (and at the end)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jobs.schedule import WEEKDAY_NAMES, classify_overlap, describe_spec, normalize_spec
-from portal.runs.registry import get_process, is_known, process_name
+from portal.connector_types.registry import get_process, is_known, process_name
 from portal.syncs.config import MONTH_END, ScheduleSpec, Timing
 
 TIMING_LABELS: dict[str, str] = {

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
+from portal.connector_types.registry import UnknownProcess, get_process, is_known
 from portal.models import Account, Connector, Run, Schedule
 from portal.models.common import utcnow
 from portal.models.runs import FAILED, MANUAL, QUEUED, RUNNING, SCHEDULE, SUCCEEDED, TRIGGERS
 from portal.runs import messages
 from portal.runs.context import RunFailed
-from portal.runs.registry import UnknownProcess, get_process, is_known
 from portal.syncs.config import ScheduleSpec
 
 log = logging.getLogger(__name__)

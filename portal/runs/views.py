@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal.connector_types.registry import (
+    ProcessSpec,
+    UnknownConnectorType,
+    get_connector_type,
+)
+from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.runs import service
-from portal.runs.registry import (
-    BRIDGE,
-    CUSTOMER_KEYS,
-    REACTION,
-    STOP_BAN,
-    VIEW_URL,
-    UnknownProcess,
-    get_process,
-    process_name,
-)
 from portal.runs.schedule_form import VARIANT_INTERVALS, editor_values_from_form
+from portal.settings.service import ConnectorNotFound, load_connector_config
 from portal.web.htmx import STOP_POLLING, hx_response, is_htmx
 
 bp = Blueprint("runs", __name__)
@@ -28,67 +25,29 @@ bp = Blueprint("runs", __name__)
 PER_PAGE_CHOICES = (5, 10, 25, 50)
 DEFAULT_PER_PAGE = 5
 RUNS_CHANGED = "runs-changed"
-# Processes the 実行 page offers besides 顧客情報連携 1–10 (plugin runs start from kintone).
-OTHER_PROCESSES = (STOP_BAN, VIEW_URL, REACTION, BRIDGE)
-# Settings attributes of ConnectorConfig holding each process's 連携タイミング.
-_SETTING_ATTRIBUTES = {
-    STOP_BAN: "stop_ban",
-    VIEW_URL: "view_url",
-    REACTION: "reaction",
-    BRIDGE: "bridge",
-}
 TIMING_OFF_HINT = "連携設定で「連携しない」となっているため実行できません。"
 
 
-@bp.app_template_global()
-def has_endpoint(endpoint: str) -> bool:
-    """True when the app has a view for `endpoint` (templates link only to what exists)."""
-    return endpoint in current_app.view_functions
-
-
-@bp.app_template_filter("process_name")
-def process_name_filter(process_key: str) -> str:
-    """The 連携処理名 of a process key (e.g. 「顧客情報連携 1」)."""
-    return process_name(process_key)
-
-
 def _own_connector(connector_id: str):
-    from portal.connectors.access import get_own_connector_or_404
-
     return get_own_connector_or_404(connector_id)
-
-
-def _load_config(connector_id: str):
-    """The connector's settings, or None while the settings are not available."""
-    try:
-        from portal.settings.service import load_connector_config
-    except ImportError:
-        return None
-    try:
-        return load_connector_config(get_session(), connector_id)
-    except LookupError:
-        return None
-
-
-def _timing(config, key: str) -> str:
-    """連携タイミング of process `key` in `config` ("off" when not configured)."""
-    if config is None:
-        return "off"
-    if key in CUSTOMER_KEYS:
-        number = get_process(key).number
-        setting = next((s for s in config.customer_syncs if s.number == number), None)
-        return setting.timing if setting else "off"
-    setting = getattr(config, _SETTING_ATTRIBUTES.get(key, ""), None)
-    return getattr(setting, "timing", "off") or "off"
 
 
 @dataclass(frozen=True)
 class RunTarget:
-    """One row of the 実行 page."""
+    """One row of the 実行 page: a process of the connector's type and its 連携タイミング."""
 
-    key: str
-    name: str
+    process: ProcessSpec
     timing: str
+
+    @property
+    def key(self) -> str:
+        """The process key."""
+        return self.process.key
+
+    @property
+    def name(self) -> str:
+        """The 連携処理名."""
+        return self.process.name
 
     @property
     def enabled(self) -> bool:
@@ -101,12 +60,22 @@ class RunTarget:
         return "process-" + self.key.replace(":", "-")
 
 
-def run_targets(config) -> list[RunTarget]:
-    """The processes the 実行 page lists for a connector, in the manual's order."""
-    numbers = sorted(s.number for s in config.customer_syncs) if config else []
-    customer_keys = [f"customer:{n}" for n in numbers] or [CUSTOMER_KEYS[0]]
-    keys = [*customer_keys, *OTHER_PROCESSES]
-    return [RunTarget(key, process_name(key), _timing(config, key)) for key in keys]
+def run_targets(connector, config) -> list[RunTarget]:
+    """The processes the 実行 page lists for `connector`, as its type declares them."""
+    targets = []
+    for process in get_connector_type(connector.kind).run_page_processes():
+        timing = process.timing_for(config)
+        if timing is not None:
+            targets.append(RunTarget(process, timing))
+    return targets
+
+
+def _load_config(connector):
+    """The connector's configuration as its type loads it."""
+    try:
+        return load_connector_config(get_session(), connector.id)
+    except ConnectorNotFound:
+        abort(404)
 
 
 @bp.get("/connectors/<connector_id>/run")
@@ -114,11 +83,14 @@ def run_targets(config) -> list[RunTarget]:
 def run_page(connector_id: str) -> str:
     """The 実行 page: one 「実行する」 per process."""
     connector = _own_connector(connector_id)
-    config = _load_config(connector_id)
+    try:
+        targets = run_targets(connector, _load_config(connector))
+    except UnknownConnectorType:
+        abort(404)
     return render_template(
         "runs/run_page.html",
         connector=connector,
-        targets=run_targets(config),
+        targets=targets,
         off_hint=TIMING_OFF_HINT,
     )
 
@@ -129,13 +101,13 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
     """Create a manual run of `process_key` and show it in the 連携ログ at once."""
     connector = _own_connector(connector_id)
     try:
-        process = get_process(process_key)
-    except UnknownProcess:
+        targets = run_targets(connector, _load_config(connector))
+    except UnknownConnectorType:
         abort(404)
-    config = _load_config(connector_id)
-    target = next((t for t in run_targets(config) if t.key == process_key), None)
+    target = next((t for t in targets if t.key == process_key), None)
     if target is None:
         abort(404)
+    process = target.process
     if not target.enabled:
         message = TIMING_OFF_HINT
         if is_htmx():
@@ -145,7 +117,8 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
             return body, 422
         flash(message, "error")
         return redirect(url_for("runs.run_page", connector_id=connector.id))
-    params = {k: v for k, v in request.form.to_dict(flat=True).items() if k != "csrf_token"}
+    # Only the parameters the process declares are kept (nothing else reaches Run.params).
+    params = {k: v for k, v in request.form.items() if k in process.params}
     run = service.create_run(
         get_session(), connector.id, process.key, trigger="manual", params=params
     )

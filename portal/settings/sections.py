@@ -2,17 +2,18 @@
 
 A section renders its own template inside the page's single form, parses and validates its part of
 the posted form, stores what it parsed, reacts to schema drift found by the two sync buttons and
-contributes its part of the typed ConnectorConfig. Steps 1–4 and 7 live in
-`portal.settings.steps`; other Steps register themselves from their own modules (listed in
-SECTION_MODULES). See docs/settings.md for the full contract.
+contributes its part of the typed configuration. A connector type lists its sections
+(`portal.connector_types.registry.ConnectorType.sections`); the shared Steps 1–4 live in
+`portal.settings.steps`, each process's Step in its process folder. See docs/settings.md.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from portal.connector_types.registry import get_connector_type
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 # Modules whose import registers sections. A new Step adds its module here (one line).
 SECTION_MODULES: list[str] = [
     "portal.settings.steps",
-    "portal.settings.customer_section",
+    "portal.connector_types.haihai_kintone.customer.section",
 ]
 
 # Events the sync endpoints send (HX-Trigger) after they changed stored settings; a section
@@ -133,38 +134,19 @@ class Section:
         return []
 
     def config_values(self, ctx: SectionContext) -> dict[str, Any]:
-        """Keyword arguments this section contributes to ConnectorConfig."""
+        """Keyword arguments a shared Step contributes to the type's configuration object."""
         return {}
 
-
-_REGISTRY: dict[str, Section] = {}
-_loaded = False
-
-
-def register_section(section: Section) -> Section:
-    """Add `section` to the page (its key must be unique); returns it for decorator-style use."""
-    if not section.key or not section.template:
-        raise ValueError("a settings section needs a key and a template")
-    existing = _REGISTRY.get(section.key)
-    if existing is not None and type(existing) is not type(section):
-        raise ValueError(f"settings section key {section.key!r} is already registered")
-    _REGISTRY[section.key] = section
-    return section
+    def config_value(self, ctx: SectionContext) -> Any:
+        """This Step's own configuration object (the process's config type); None: nothing."""
+        return None
 
 
-def all_sections() -> list[Section]:
-    """Every registered section in page order (imports SECTION_MODULES on first use)."""
-    global _loaded
-    if not _loaded:
-        for module in SECTION_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-    return sorted(_REGISTRY.values(), key=lambda section: (section.order, section.key))
+def sections_for(connector: Connector) -> list[Section]:
+    """The sections of `connector`'s type, in page order."""
+    return get_connector_type(connector.kind).ordered_sections()
 
 
-def get_section(key: str) -> Section:
-    """The registered section called `key` (KeyError when unknown)."""
-    for section in all_sections():
-        if section.key == key:
-            return section
-    raise KeyError(key)
+def section_for(connector: Connector, key: str) -> Section:
+    """The section called `key` of `connector`'s type (KeyError when it has none)."""
+    return get_connector_type(connector.kind).section(key)

@@ -12,13 +12,12 @@ from flask import current_app
 from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 
-from portal.integrations.kintone import kintone_base_url
+from portal.connector_types.registry import get_connector_type
 from portal.models import Account, Connector
 from portal.models.common import utcnow
 from portal.models.settings import ConnectorSettings
 from portal.settings import schedule_support
-from portal.settings.sections import SectionContext, all_sections
-from portal.syncs.config import ConnectorConfig, HaihaiAccess, KintoneAccess
+from portal.settings.sections import SectionContext, sections_for
 
 # Plugin tokens look like "<lookup>.<secret>": the lookup part finds the row without scanning,
 # the whole token is compared (as a hash) in constant time.
@@ -133,7 +132,7 @@ def verify_plugin_token(session: Session, token: str) -> Connector | None:
 def validate_settings(ctx: SectionContext, form: MultiDict) -> dict[str, Any]:
     """Parse every section in page order → {section key: data}; raise SettingsInvalid."""
     errors: dict[str, str] = {}
-    for section in all_sections():
+    for section in sections_for(ctx.connector):
         data, section_errors = section.parse(form, ctx)
         ctx.parsed[section.key] = data
         errors.update(section_errors)
@@ -159,14 +158,14 @@ def save_settings(
     try:
         parsed = validate_settings(ctx, form)
         specs: dict[str, Any] = {}
-        for section in all_sections():
+        for section in sections_for(connector):
             specs.update(section.schedules(parsed[section.key]))
         check = schedule_support.check_schedules(specs)
         if check.errors:
             raise SettingsInvalid({}, check.errors)
         if check.confirmations and not confirmed:
             raise ScheduleConfirmationRequired(check.confirmations)
-        for section in all_sections():
+        for section in sections_for(connector):
             section.store(ctx, parsed[section.key])
         schedule_support.replace(session, connector.id, specs)
         ctx.settings.updated_at = utcnow()
@@ -181,50 +180,22 @@ def save_settings(
 
 
 def load_connector_config(
-    session: Session, connector_id: str, *, kintone_base_template: str | None = None
-) -> ConnectorConfig:
-    """Everything a run of `connector_id` needs, secrets decrypted (ConnectorNotFound if none).
+    session: Session,
+    connector_id: str,
+    *,
+    app_config: Mapping[str, Any] | None = None,
+    kintone_base_template: str | None = None,
+) -> Any:
+    """Everything a run of `connector_id` needs, as its connector type loads it.
 
-    kintone/haihai access is None until its fields are complete. Mappings list only rows with a
-    配配メール item (a row cleared by a 配配メール re-sync is left out until chosen again).
+    Raises ConnectorNotFound when the connector is gone. `kintone_base_template` overrides
+    KINTONE_BASE_URL_TEMPLATE (demo and tests point kintone at the sandbox).
     """
     connector = session.get(Connector, connector_id)
     if connector is None:
         raise ConnectorNotFound(connector_id)
-    account = session.get(Account, connector.account_id)
-    app_config: Mapping[str, Any] = current_app.config
-    template = kintone_base_template or app_config.get(
-        "KINTONE_BASE_URL_TEMPLATE", "https://{subdomain}.cybozu.com"
-    )
-    settings = session.get(ConnectorSettings, connector_id) or ConnectorSettings(
-        connector_id=connector_id
-    )
-    kintone = None
-    if settings.kintone_subdomain and settings.kintone_app_id and settings.kintone_api_token:
-        kintone = KintoneAccess(
-            base_url=kintone_base_url(template, settings.kintone_subdomain),
-            subdomain=settings.kintone_subdomain,
-            app_id=settings.kintone_app_id,
-            api_token=settings.kintone_api_token,
-        )
-    haihai = None
-    if settings.haihai_url and settings.haihai_login_id and settings.haihai_api_token:
-        haihai = HaihaiAccess(
-            base_url=settings.haihai_url,
-            login_id=settings.haihai_login_id,
-            api_token=settings.haihai_api_token,
-        )
-    values: dict[str, Any] = {
-        "connector_id": connector.id,
-        "name": connector.name,
-        "timezone": account.timezone
-        if account
-        else app_config.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
-        "kintone": kintone,
-        "haihai": haihai,
-        "kintone_fields": dict(settings.kintone_fields or {}),
-    }
-    ctx = SectionContext(session, connector, settings, app_config)
-    for section in all_sections():
-        values.update(section.config_values(ctx))
-    return ConnectorConfig(**values)
+    settings = dict(app_config if app_config is not None else current_app.config)
+    if kintone_base_template:
+        settings["KINTONE_BASE_URL_TEMPLATE"] = kintone_base_template
+    connector_type = get_connector_type(connector.kind)
+    return connector_type.load_config(session, connector, settings)

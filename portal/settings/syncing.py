@@ -20,7 +20,7 @@ from portal.integrations.retrying import RetryPolicy
 from portal.models.common import utcnow
 from portal.settings import messages as msg
 from portal.settings.haihai_drift import build_snapshot, diff_snapshots
-from portal.settings.sections import DriftEntry, SectionContext, all_sections
+from portal.settings.sections import DriftEntry, SectionContext, sections_for
 from portal.settings.steps import parse_haihai_access, parse_kintone_access
 from portal.syncs.kintone_schema import diff_fields
 
@@ -160,7 +160,7 @@ def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
             for c in changes
             if c.is_warning and c.table is None
         ]
-        for section in all_sections():
+        for section in sections_for(ctx.connector):
             report.entries.extend(section.on_kintone_drift(ctx, changes))
     settings.kintone_sync_report = report.to_json(
         source={"subdomain": data.subdomain, "app_id": data.app_id}
@@ -228,7 +228,7 @@ def sync_haihai(ctx: SectionContext, form: MultiDict) -> SyncReport:
     if previous:
         diff = diff_snapshots(previous, snapshot)
         report.warnings = diff.warnings
-        for section in all_sections():
+        for section in sections_for(ctx.connector):
             report.entries.extend(section.on_haihai_drift(ctx, diff))
     settings.haihai_sync_report = report.to_json()
     settings.updated_at = utcnow()

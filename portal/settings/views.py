@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.registry import kind_label
 from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.models import Connector
@@ -31,8 +32,8 @@ from portal.settings.sections import (
     KINTONE_SYNCED,
     Section,
     SectionContext,
-    all_sections,
-    get_section,
+    section_for,
+    sections_for,
 )
 from portal.settings.steps import mapping_view, sync_view
 from portal.web.htmx import hx_response, is_htmx
@@ -66,7 +67,7 @@ def _form_html(
     notice: str | None = None,
     extra: dict[str, dict[str, Any]] | None = None,
 ) -> str:
-    items = [_render_section(section, ctx, form) for section in all_sections()]
+    items = [_render_section(section, ctx, form) for section in sections_for(ctx.connector)]
     for item in items:
         item["view"].update((extra or {}).get(item["section"].key, {}))
     return render_template(
@@ -86,7 +87,7 @@ def _section_html(
     errors: dict[str, str] | None = None,
     **view_extra: Any,
 ) -> str:
-    item = _render_section(get_section(key), ctx, form)
+    item = _render_section(section_for(ctx.connector, key), ctx, form)
     item["view"].update(view_extra)
     return render_template(
         "settings/_section.html", connector=ctx.connector, item=item, errors=errors or {}
@@ -149,7 +150,7 @@ def section(connector_id: str, key: str) -> ResponseReturnValue:
     """One section re-rendered from the stored settings (after a sync changed them)."""
     ctx = _context(connector_id)
     try:
-        get_section(key)
+        section_for(ctx.connector, key)
     except KeyError:
         abort(404)
     return _section_html(key, ctx)
@@ -169,7 +170,7 @@ def plugin_token(connector_id: str) -> ResponseReturnValue:
     return render_template(
         "settings/_plugin_token.html",
         connector=ctx.connector,
-        view=get_section("step1").view_context(ctx, {}),
+        view=section_for(ctx.connector, "step1").view_context(ctx, {}),
         new_token=token,
     )
 
@@ -369,4 +370,4 @@ def mapping_apply(connector_id: str) -> ResponseReturnValue:
 @bp.app_template_global()
 def settings_connector_name(connector: Connector) -> str:
     """The name shown in the page title (連携設定名, or the type for a new connector)."""
-    return connector.name or connector.kind_label
+    return connector.name or kind_label(connector.kind)

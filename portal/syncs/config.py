@@ -7,8 +7,9 @@ dataclasses, so they can be tested by constructing them directly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Timing = Literal["off", "manual", "schedule"]
 Interval = Literal["monthly", "weekly", "daily", "hourly", "every_30_minutes"]
@@ -61,72 +62,6 @@ class FieldMapping:
     is_email: bool = False
 
 
-ConditionMatch = Literal["all", "any"]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One row of 連携条件の設定, stored structurally (turned into a kintone query at run time).
-
-    operator: one of the operator keys of portal.syncs.conditions (e.g. "eq", "ne", "gt", "lt",
-    "ge", "le", "like", "not_like", "in", "not_in", "is_empty", "is_not_empty").
-    value: text/number as text; for choice fields a tuple of option labels where "" stands for
-    「(未選択)」; for dates a dict describing the relative form, e.g.
-    {"kind": "absolute", "value": "2024-01-31"} · {"kind": "from_today", "amount": 3,
-    "unit": "days|weeks|months|years", "direction": "before|after"} · {"kind": "today|yesterday|
-    tomorrow"} · {"kind": "this_week|last_week|next_week", "weekday": "MONDAY"|None} ·
-    {"kind": "this_month|last_month|next_month", "day": 1–31|"LAST"|None} ·
-    {"kind": "this_year|last_year|next_year"}.
-    """
-
-    field_code: str
-    field_type: str
-    operator: str
-    value: object = None
-
-
-@dataclass(frozen=True)
-class ConditionSet:
-    """All conditions of one setting and whether all or any must hold."""
-
-    match: ConditionMatch = "all"
-    conditions: tuple[Condition, ...] = ()
-
-
-TargetType = Literal["database", "group", "step_plan"]
-Mode = Literal["register", "delete", "status_change"]
-StatusChange = Literal["stop", "ban", "allow"]
-ReportMail = Literal["never", "always", "on_error"]
-
-
-@dataclass(frozen=True)
-class CustomerSyncSetting:
-    """One 顧客情報連携設定 (1–10)."""
-
-    number: int
-    timing: Timing = "manual"
-    schedule: ScheduleSpec | None = None
-    target_type: TargetType = "database"
-    target_id: str | None = None  # 配信グループID / ステップメールプランID
-    conditions: ConditionSet = field(default_factory=ConditionSet)
-    mode: Mode = "register"
-    status_change: StatusChange | None = None
-    overwrite: bool = False
-    blank_overwrites: bool = False  # True: 配配メールのデータを空白で上書きする
-    stop_missing: bool = False  # kintoneアプリのデータに存在しない顧客を配信停止にする
-    allow_present: bool = False  # kintoneアプリのデータに存在する顧客を配信可能にする
-    report_mail: ReportMail = "never"
-
-
-@dataclass(frozen=True)
-class ViewUrlSetting:
-    """顧客閲覧URL連携 (Step7)."""
-
-    timing: Timing = "off"
-    schedule: ScheduleSpec | None = None
-    target_field: str | None = None  # kintone field code (文字列(1行)/文字列(複数行)/リンク)
-
-
 @dataclass(frozen=True)
 class ConnectorConfig:
     """Everything a run of one connector needs, decrypted, as of the moment it was loaded."""
@@ -139,8 +74,12 @@ class ConnectorConfig:
     kintone_fields: dict = field(default_factory=dict)  # last synced form/fields.json "properties"
     mappings: tuple[FieldMapping, ...] = ()
     email_display_name: str = "メールアドレス"
-    customer_syncs: tuple[CustomerSyncSetting, ...] = ()
-    view_url: ViewUrlSetting = field(default_factory=ViewUrlSetting)
+    # What each process's settings section contributed, by section key (its config type).
+    sections: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, key: str, default: Any = None) -> Any:
+        """The configuration contributed by settings section `key` (`default` when none)."""
+        return self.sections.get(key, default)
 
     @property
     def email_mapping(self) -> FieldMapping | None:

@@ -9,26 +9,23 @@ from __future__ import annotations
 import pytest
 import requests
 
-from portal.demo_fixtures import choice_field_options
-from portal.integrations.haihai import HaihaiClient
-from portal.integrations.kintone import KintoneClient
-from portal.integrations.retrying import NO_RETRY
-from portal.syncs.config import (
+from portal.connector_types.haihai_kintone.customer.config import (
     Condition,
     ConditionSet,
-    ConnectorConfig,
     CustomerSyncSetting,
-    FieldMapping,
-    HaihaiAccess,
-    KintoneAccess,
 )
-from portal.syncs.customer_sync import (
+from portal.connector_types.haihai_kintone.customer.sync import (
     CustomerSyncSettingsError,
     HaihaiAccessError,
     KintoneAccessError,
     KintoneFieldMissingError,
     run_customer_sync,
 )
+from portal.demo_fixtures import choice_field_options
+from portal.integrations.haihai import HaihaiClient
+from portal.integrations.kintone import KintoneClient
+from portal.integrations.retrying import NO_RETRY
+from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
 
 SUBDOMAIN = "example"
 LOGIN_ID = "sync-user"

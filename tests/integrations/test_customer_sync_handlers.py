@@ -7,16 +7,15 @@ import datetime as dt
 import pytest
 import requests
 
-import portal.syncs.customer_handlers as handlers
-from portal.runs.context import RunContext, RunFailed
-from portal.runs.registry import CUSTOMER_KEYS, CUSTOMER_PLUGIN, get_process
-from portal.syncs.config import (
-    ConnectorConfig,
+import portal.connector_types.haihai_kintone.customer.handlers as handlers
+from portal.connector_types.haihai_kintone.customer.config import (
+    CUSTOMER_KEYS,
+    CUSTOMER_PLUGIN,
     CustomerSyncSetting,
-    FieldMapping,
-    HaihaiAccess,
-    KintoneAccess,
 )
+from portal.connector_types.registry import get_process
+from portal.runs.context import RunContext, RunFailed
+from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
 
 SUB = "example"
 
@@ -83,10 +82,12 @@ def sandboxes(kintone_sandbox, haihai_sandbox):
             FieldMapping("mail", "SINGLE_LINE_TEXT", "メール", "メールアドレス", is_email=True),
             FieldMapping("area", "RADIO_BUTTON", "地域", "地域"),
         ),
-        customer_syncs=(
-            CustomerSyncSetting(1, target_type="group", target_id="7"),
-            CustomerSyncSetting(2, timing="off"),
-        ),
+        sections={
+            "step5": (
+                CustomerSyncSetting(1, target_type="group", target_id="7"),
+                CustomerSyncSetting(2, timing="off"),
+            )
+        },
     )
     yield config, customers
     http.close()
@@ -104,6 +105,7 @@ def context(config, process_key, number=None, params=None, progress=None):
         timezone="Asia/Tokyo",
         load_config=lambda: config,
         report_progress=progress if progress is not None else (lambda done, total: None),
+        app_config={"HAIHAI_ALLOW_LOCAL_URLS": True},
     )
 
 
@@ -118,7 +120,7 @@ def test_numbered_run_syncs_and_reports_counts(sandboxes, redis_conn):
     seen = []
     outcome = handlers.execute(
         context(config, "customer:1", 1, progress=lambda d, t: seen.append((d, t))),
-        config.customer_syncs[0],
+        config.section("step5")[0],
         allow_local=True,
         redis_conn=redis_conn,
     )
@@ -137,7 +139,7 @@ def test_numbered_run_syncs_and_reports_counts(sandboxes, redis_conn):
 def test_plugin_run_uses_the_list_view_filter(sandboxes, redis_conn):
     config, customers = sandboxes
     ctx = context(config, CUSTOMER_PLUGIN, params={"setting": 1, "query": 'area in ("西")'})
-    setting = config.customer_syncs[0]
+    setting = config.section("step5")[0]
     outcome = handlers.execute(
         ctx, setting, query_override=ctx.params["query"], allow_local=True, redis_conn=redis_conn
     )
@@ -155,7 +157,7 @@ def test_sync_errors_become_run_failures_with_the_message(sandboxes):
     )
     with pytest.raises(RunFailed) as info:
         handlers.execute(
-            context(broken, "customer:1", 1), broken.customer_syncs[0], allow_local=True
+            context(broken, "customer:1", 1), broken.section("step5")[0], allow_local=True
         )
     assert info.value.code == "kintone_auth"
     assert "kintone APIトークン" in info.value.message

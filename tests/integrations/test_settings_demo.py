@@ -103,7 +103,10 @@ def test_demo_connector_is_synced_and_mapped_for_a_first_run(app, sandboxes):
     mapped = {m.kintone_code: m.haihai_item for m in config.mappings}
     assert mapped["company"] == "会社名" and mapped["interests"] == "関心のある製品"
     assert len(mapped) == 15
-    assert config.view_url.timing == "manual" and config.view_url.target_field == "view_url"
+    assert (
+        config.section("step7").timing == "manual"
+        and config.section("step7").target_field == "view_url"
+    )
     assert "owner" in config.kintone_fields
 
 
@@ -129,7 +132,7 @@ def test_demo_connector_without_sandboxes_keeps_its_settings_unsynced(app, sandb
 def test_every_demo_customer_sync_setting_runs_against_the_sandboxes(app, sandboxes):
     """Settings 1–6 of the demo cover every target and mode, and each one succeeds."""
     from portal.auth.testing import create_account
-    from portal.syncs.customer_sync import run_customer_sync
+    from portal.connector_types.haihai_kintone.customer.sync import run_customer_sync
 
     kintone_url, haihai_url, seeds = sandboxes
     template = kintone_url + "/{subdomain}"
@@ -138,7 +141,7 @@ def test_every_demo_customer_sync_setting_runs_against_the_sandboxes(app, sandbo
         connector_id = configure_demo_connector(session, account.id, template, haihai_url, seeds).id
     with app.app_context(), session_scope() as session:
         config = load_connector_config(session, connector_id, kintone_base_template=template)
-    settings = {s.number: s for s in config.customer_syncs}
+    settings = {s.number: s for s in config.section("step5")}
     assert {(s.target_type, s.mode) for s in settings.values()} == {
         ("database", "register"),
         ("group", "register"),

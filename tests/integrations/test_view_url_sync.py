@@ -7,16 +7,16 @@ import datetime as dt
 import pytest
 import requests
 
-from portal.runs.context import RunContext, RunFailed
-from portal.runs.registry import VIEW_URL, get_process
-from portal.syncs.config import (
-    ConnectorConfig,
-    FieldMapping,
-    HaihaiAccess,
-    KintoneAccess,
-    ViewUrlSetting,
+from jobs.queues import get_redis
+from portal.connector_types.haihai_kintone.view_url.config import VIEW_URL, ViewUrlSetting
+from portal.connector_types.haihai_kintone.view_url.sync import (
+    make_clients,
+    run_view_url,
+    sync_view_urls,
 )
-from portal.syncs.view_url import make_clients, run_view_url, sync_view_urls
+from portal.connector_types.registry import get_process
+from portal.runs.context import RunContext, RunFailed
+from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
 from tests.conftest import TEST_FERNET_KEY
 
 SUB = "example"
@@ -92,7 +92,7 @@ class Sandboxes:
                     "mail", "SINGLE_LINE_TEXT", "メールアドレス", "メールアドレス", is_email=True
                 ),
             ),
-            "view_url": ViewUrlSetting(timing="manual", target_field=target),
+            "sections": {"step7": ViewUrlSetting(timing="manual", target_field=target)},
         }
         values.update(changes)
         return ConnectorConfig(**values)
@@ -151,6 +151,8 @@ def context(config: ConnectorConfig, seen: list | None = None) -> RunContext:
         report_progress=(lambda d, t: seen.append((d, t)))
         if seen is not None
         else (lambda d, t: None),
+        redis=get_redis(),
+        app_config={"HAIHAI_ALLOW_LOCAL_URLS": True},
     )
 
 

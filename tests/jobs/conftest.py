@@ -147,12 +147,14 @@ def jobs(tmp_path, sqlite_template, jobs_redis_url) -> Iterator[JobsHarness]:
         "PORTAL_INSTANCE_PATH": str(instance),
         "PORTAL_SECRET_KEY": TEST_FERNET_KEY,
         "SECRET_KEY": "test-secret-key",
-        "PORTAL_EXTRA_PROCESSES": "tests.jobs.processes",
+        "PORTAL_EXTRA_CONNECTOR_TYPES": "tests.jobs.processes",
         "PORTAL_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(PROJECT_ROOT),
         **{f"PORTAL_{k}": v for k, v in timings.items()},
     }
-    import tests.jobs.processes  # noqa: F401 - the same test processes in this process
+    from portal.connector_types.registry import load_connector_types
+
+    load_connector_types(extra=["tests.jobs.processes"])  # the same test processes in here
 
     app = create_app(
         {

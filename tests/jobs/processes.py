@@ -1,11 +1,15 @@
-"""Test processes a real worker can run: named in PORTAL_EXTRA_PROCESSES=tests.jobs.processes."""
+"""A test connector type whose processes a real worker can run.
+
+Named in PORTAL_EXTRA_CONNECTOR_TYPES=tests.jobs.processes.
+"""
 
 from __future__ import annotations
 
 import time
 
+from portal.connector_types.haihai_kintone.groups import REACTION_GROUP, SYNC_GROUP
+from portal.connector_types.registry import ConnectorType, ProcessSpec
 from portal.runs.context import RunContext, RunFailed, RunOutcome
-from portal.runs.registry import REACTION_GROUP, SYNC_GROUP, register_process
 
 SLEEP = "test:sleep"
 SLEEP_REACTION = "test:sleep_reaction"
@@ -44,8 +48,20 @@ def quick(context: RunContext) -> RunOutcome:
     return RunOutcome(processed=1, total=1)
 
 
-register_process(SLEEP, sleep_in_steps, name="テスト処理", group=SYNC_GROUP)
-register_process(SLEEP_REACTION, sleep_in_steps, name="テスト処理 (反応)", group=REACTION_GROUP)
-register_process(FAIL, fail, name="テスト失敗処理", group=SYNC_GROUP)
-register_process(CRASH, crash, name="テスト異常処理", group=SYNC_GROUP)
-register_process(LIMITED, quick, name="テスト回数制限処理", group=SYNC_GROUP, daily_limit=10)
+def _load_config(session, connector, app_config):
+    return None
+
+
+CONNECTOR_TYPE = ConnectorType(
+    kind="test_jobs",
+    label="テスト用コネクター",
+    sections=(),
+    processes=(
+        ProcessSpec(SLEEP, "テスト処理", SYNC_GROUP, sleep_in_steps),
+        ProcessSpec(SLEEP_REACTION, "テスト処理 (反応)", REACTION_GROUP, sleep_in_steps),
+        ProcessSpec(FAIL, "テスト失敗処理", SYNC_GROUP, fail),
+        ProcessSpec(CRASH, "テスト異常処理", SYNC_GROUP, crash),
+        ProcessSpec(LIMITED, "テスト回数制限処理", SYNC_GROUP, quick, daily_limit=10),
+    ),
+    load_config=_load_config,
+)

@@ -8,19 +8,12 @@ import time
 import pytest
 
 from jobs.locks import GroupLock, LockBusy, lock_holder, lock_key, release_if_held
+from portal.connector_types.haihai_kintone.groups import SYNC_GROUP
+from portal.connector_types.haihai_kintone.view_url.config import VIEW_URL
+from portal.connector_types.registry import UnknownProcess, get_process, process_name
 from portal.models.runs import FAILED, QUEUED, RUNNING, SUCCEEDED
 from portal.runs import messages
 from portal.runs.context import RunFailed
-from portal.runs.registry import (
-    BRIDGE,
-    REACTION,
-    STOP_BAN,
-    SYNC_GROUP,
-    VIEW_URL,
-    UnknownProcess,
-    get_process,
-    process_name,
-)
 from tests.jobs import processes
 from tests.jobs.conftest import wait_for
 
@@ -75,16 +68,9 @@ def test_release_if_held_frees_only_the_named_runs_lock(jobs_redis):
 def test_process_names_groups_and_limits_follow_the_manual():
     assert [process_name(f"customer:{n}") for n in (1, 10)] == ["顧客情報連携 1", "顧客情報連携 10"]
     assert process_name("customer_plugin") == "顧客情報連携 (kintoneからの実行)"
-    assert process_name(STOP_BAN) == "配信停止 / 禁止顧客一覧連携"
     assert process_name(VIEW_URL) == "顧客閲覧URL連携"
-    assert process_name(REACTION) == "顧客反応履歴情報取込連携"
-    assert process_name(BRIDGE) == "Bridgeフォーム連携"
-    groups = {
-        key: get_process(key).group for key in ("customer:3", "customer_plugin", STOP_BAN, VIEW_URL)
-    }
+    groups = {key: get_process(key).group for key in ("customer:3", "customer_plugin", VIEW_URL)}
     assert set(groups.values()) == {SYNC_GROUP}
-    assert get_process(REACTION).group == "reaction" and get_process(BRIDGE).group == "bridge"
-    assert get_process(STOP_BAN).daily_limit == 10
     assert get_process("customer:1").daily_limit is None
     assert get_process("customer:7").number == 7
     with pytest.raises(UnknownProcess):

@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from jobs.clock import SYSTEM_ENTRY_ID, system_entry_due_at
 from jobs.queues import enqueue, get_redis, last_scheduler_tick
+from portal.connector_types.registry import UnknownProcess
 from portal.models.runs import FAILED, QUEUED, SCHEDULE, SUCCEEDED
 from portal.runs import messages
-from portal.runs.registry import UnknownProcess
 from portal.syncs.config import ScheduleSpec
 from tests.jobs import processes
 
@@ -182,11 +182,11 @@ def test_replace_schedules_keeps_unchanged_specs_and_disables_absent_ones(jobs, 
     effective = rows["customer:1"].effective_from
 
     changed = ScheduleSpec("weekly", weekdays=(0,), hours=(9,), minutes=(30,))
-    set_schedules(jobs.app, connector_id, {"customer:1": first, "stop_ban": changed})
+    set_schedules(jobs.app, connector_id, {"customer:1": first, "customer:2": changed})
     rows = schedule_rows(jobs.app, connector_id)
     assert rows["customer:1"].effective_from == effective  # same spec: slots keep their meaning
     assert rows["view_url"].enabled is False  # absent from the complete set
-    assert rows["stop_ban"].enabled and rows["stop_ban"].spec["weekdays"] == [0]
+    assert rows["customer:2"].enabled and rows["customer:2"].spec["weekdays"] == [0]
 
     set_schedules(jobs.app, connector_id, {"customer:1": changed})
     rows = schedule_rows(jobs.app, connector_id)

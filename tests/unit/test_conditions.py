@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.syncs.conditions import (
+from portal.connector_types.haihai_kintone.customer.conditions import (
     ConditionError,
     ConditionFieldMissingError,
     build_query,
@@ -24,7 +24,7 @@ from portal.syncs.conditions import (
     resolve_date_value,
     weekday_choices,
 )
-from portal.syncs.config import Condition, ConditionSet
+from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
 
 FIELDS = {
     "name": {"type": "SINGLE_LINE_TEXT", "code": "name", "label": "会社名"},

@@ -11,6 +11,23 @@ import io
 
 import pytest
 
+from portal.connector_types.haihai_kintone.customer.config import (
+    Condition,
+    ConditionSet,
+    CustomerSyncSetting,
+)
+from portal.connector_types.haihai_kintone.customer.sync import (
+    CustomerSyncOutcome,
+    CustomerSyncSettingsError,
+    HaihaiAccessError,
+    KintoneAccessError,
+    KintoneFieldMissingError,
+    check_kintone_fields,
+    describe_target,
+    plan_import,
+    run_customer_sync,
+    uses_like,
+)
 from portal.integrations.haihai import (
     DeliveryState,
     DeliveryStateEntry,
@@ -26,27 +43,7 @@ from portal.integrations.haihai import (
 )
 from portal.integrations.haihai_csv import CsvEncoding
 from portal.integrations.kintone import KintoneNetworkError
-from portal.syncs.config import (
-    Condition,
-    ConditionSet,
-    ConnectorConfig,
-    CustomerSyncSetting,
-    FieldMapping,
-    HaihaiAccess,
-    KintoneAccess,
-)
-from portal.syncs.customer_sync import (
-    CustomerSyncOutcome,
-    CustomerSyncSettingsError,
-    HaihaiAccessError,
-    KintoneAccessError,
-    KintoneFieldMissingError,
-    check_kintone_fields,
-    describe_target,
-    plan_import,
-    run_customer_sync,
-    uses_like,
-)
+from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
 
 PROPERTIES = {
     "mail": {"type": "LINK", "label": "メール"},

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal.syncs.config import FieldMapping
-from portal.syncs.values import (
+from portal.connector_types.haihai_kintone.customer.values import (
     MAPPABLE_TYPES,
     RowConverter,
     UnsupportedFieldTypeError,
@@ -16,6 +15,7 @@ from portal.syncs.values import (
     email_key,
     rich_text_to_plain,
 )
+from portal.syncs.config import FieldMapping
 
 
 @pytest.mark.parametrize("field_type", ["DATETIME", "CREATED_TIME", "UPDATED_TIME"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from portal.connector_types.haihai_kintone.view_url.sync import kintone_failure, planned_update
 from portal.integrations.kintone import (
     KintoneAuthError,
     KintoneNetworkError,
@@ -11,7 +12,6 @@ from portal.integrations.kintone import (
     KintoneValidationError,
 )
 from portal.integrations.ledger import BudgetExceeded
-from portal.syncs.view_url import kintone_failure, planned_update
 
 URLS = {
     "taro@example.jp": "https://a.hm-f.jp/m1/view/1-abc",

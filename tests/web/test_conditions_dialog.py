@@ -11,10 +11,10 @@ import pytest
 import requests
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
 from portal.db import session_scope
 from portal.models.settings import ConnectorSettings
 from portal.settings import messages as msg
-from portal.syncs.config import Condition, ConditionSet
 from tests.web.test_settings_step5_support import (
     add_records,
     conditions_json,
@@ -544,7 +544,7 @@ def test_applied_conditions_are_saved_and_reach_the_connector_config(env):
     hidden = hidden_value(response.get_data(as_text=True), "customer-1-conditions")
     saved = save(env, page_form(env, step5_values(1, conditions=hidden)))
     assert saved.status_code == 200
-    (setting,) = config(env).customer_syncs
+    (setting,) = config(env).section("step5")
     assert setting.conditions == ConditionSet(
         "any",
         (

@@ -90,18 +90,13 @@ def test_run_page_lists_processes_and_disables_those_set_to_off(app, signed_in, 
     rows = dict(
         re.findall(r'data-process-key="([^"]+)".*?(<button[^>]*>実行する</button>)', html, re.S)
     )
-    assert set(rows) == {"customer:1", "stop_ban", "view_url", "reaction", "bridge"}
+    # Only registered processes are listed; the plugin's run is started from kintone.
+    assert set(rows) == {"customer:1", "view_url"}
     assert "disabled" not in rows["view_url"]
-    for off in ("customer:1", "stop_ban", "reaction", "bridge"):
-        assert "disabled" in rows[off]
-    for name in (
-        "顧客情報連携 1",
-        "配信停止 / 禁止顧客一覧連携",
-        "顧客閲覧URL連携",
-        "顧客反応履歴情報取込連携",
-        "Bridgeフォーム連携",
-    ):
+    assert "disabled" in rows["customer:1"]
+    for name in ("顧客情報連携 1", "顧客閲覧URL連携"):
         assert name in html
+    assert "kintoneからの実行" not in html
     assert 'id="run-log"' in html  # the 連携ログ of this connector below the buttons
 
 
@@ -130,7 +125,7 @@ def test_pressing_run_creates_a_queued_run_enqueues_it_and_refreshes_the_log(
 
 
 def test_a_process_set_to_off_cannot_be_started(app, signed_in, connector_id):
-    response = signed_in.post(f"/connectors/{connector_id}/run/stop_ban", headers=HX)
+    response = signed_in.post(f"/connectors/{connector_id}/run/customer:1", headers=HX)
     assert response.status_code == 422
     assert "連携しない" in response.get_data(as_text=True)
     with app.app_context(), session_scope() as session:

@@ -150,7 +150,9 @@ def test_deleted_step7_field_is_cleared_and_listed_under_its_setting(env):
     with env.app.app_context(), session_scope() as session:
         row = session.get(ViewUrlSettingsRow, env.connector_id)
         assert row.target_field is None and row.timing == "manual"
-        assert load_connector_config(session, env.connector_id).view_url.target_field is None
+        assert (
+            load_connector_config(session, env.connector_id).section("step7").target_field is None
+        )
     dialog = env.get("/kintone-sync/result").get_data(as_text=True)
     page = text_of(dialog)
     assert page.index("連携項目") < page.index("顧客閲覧URL連携")

@@ -208,7 +208,7 @@ def test_valid_form_saves_every_step_and_the_typed_config_follows(env):
     assert config.mappings[1].kintone_label == "氏名"
     assert config.email_display_name == "メールアドレス"
     assert config.kintone_fields["email"]["label"] == "メールアドレス"
-    assert config.view_url.timing == "off"
+    assert config.section("step7").timing == "off"
 
 
 def test_non_htmx_save_redirects_back_to_the_page_with_a_notice(env):

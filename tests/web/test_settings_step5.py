@@ -8,12 +8,17 @@ import re
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.haihai_kintone.customer import section as cs
+from portal.connector_types.haihai_kintone.customer.config import (
+    Condition,
+    ConditionSet,
+    CustomerSyncSetting,
+)
 from portal.db import session_scope
 from portal.models import Connector
 from portal.runs.schedule_form import MSG_HOURS
-from portal.settings import customer_section as cs
 from portal.settings import messages as msg
-from portal.syncs.config import Condition, ConditionSet, CustomerSyncSetting, ScheduleSpec
+from portal.syncs.config import ScheduleSpec
 from tests.web.test_settings_step5_support import (
     conditions_json,
     config,
@@ -48,7 +53,7 @@ def block(env, form: MultiDict, number: int = 1) -> str:
 
 
 def saved_setting(env, number: int = 1) -> CustomerSyncSetting:
-    return next(s for s in config(env).customer_syncs if s.number == number)
+    return next(s for s in config(env).section("step5") if s.number == number)
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -604,7 +609,7 @@ def test_load_connector_config_returns_the_settings_as_customer_sync_settings(en
         ),
     )
     assert save(env, form).status_code == 200
-    first, second = config(env).customer_syncs
+    first, second = config(env).section("step5")
     assert first == CustomerSyncSetting(
         number=1,
         timing="manual",
@@ -725,7 +730,7 @@ def test_haihai_resync_clears_deleted_groups_and_plans_and_lists_them(env):
     env.haihai_admin("DELETE", "/groups/1")
     env.haihai_admin("DELETE", "/plans/1")
     env.post("/haihai-sync", env.access_form())
-    first, second, third = config(env).customer_syncs
+    first, second, third = config(env).section("step5")
     assert (first.target_type, first.target_id) == ("group", None)
     assert (second.target_type, second.target_id) == ("step_plan", None)
     assert third.target_id is None

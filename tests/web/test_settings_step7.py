@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 from jinja2 import ChoiceLoader, DictLoader
 
+from portal.connector_types import registry
 from portal.db import session_scope
 from portal.models.settings import ViewUrlSettingsRow
 from portal.runs.service import schedules_of
@@ -61,9 +63,9 @@ def test_scheduled_view_url_is_stored_with_its_schedule(env):
     with env.app.app_context(), session_scope() as session:
         config = load_connector_config(session, env.connector_id)
         assert session.get(ViewUrlSettingsRow, env.connector_id).timing == "schedule"
-    assert config.view_url.timing == "schedule"
-    assert config.view_url.schedule == spec
-    assert config.view_url.target_field == "view_url"
+    assert config.section("step7").timing == "schedule"
+    assert config.section("step7").schedule == spec
+    assert config.section("step7").target_field == "view_url"
     # The page shows the stored schedule in the editor.
     html = env.page()
     assert re.search(r'id="view_url-timing-schedule" value="schedule"\s+checked', html)
@@ -75,8 +77,8 @@ def test_scheduled_view_url_is_stored_with_its_schedule(env):
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         config = load_connector_config(session, env.connector_id)
-    assert (config.view_url.timing, config.view_url.schedule) == ("manual", None)
-    assert config.view_url.target_field == "name"
+    assert (config.section("step7").timing, config.section("step7").schedule) == ("manual", None)
+    assert config.section("step7").target_field == "name"
 
 
 def test_view_url_needs_a_text_or_link_field_when_it_runs(env):
@@ -111,7 +113,7 @@ def test_schedule_editor_errors_are_shown_next_to_its_fields(env):
 
 
 class ExtraScheduleSection(sections.Section):
-    """A stand-in for another Step owning one schedule (配信停止 / 禁止顧客一覧連携)."""
+    """A stand-in for another Step owning one schedule (a schedule of 顧客情報連携 2)."""
 
     key = "test_extra"
     order = 99
@@ -123,7 +125,7 @@ class ExtraScheduleSection(sections.Section):
     def stored_values(self, ctx):
         return {
             "schedule": schedule_support.stored_editor(
-                ctx.session, ctx.connector.id, "stop_ban", "off"
+                ctx.session, ctx.connector.id, "customer:2", "off"
             )
         }
 
@@ -141,7 +143,7 @@ class ExtraScheduleSection(sections.Section):
 
     def schedules(self, data):
         timing, spec = data
-        return {"stop_ban": spec if timing == "schedule" else None}
+        return {"customer:2": spec if timing == "schedule" else None}
 
     def on_kintone_drift(self, ctx, changes):
         removed = [c for c in changes if c.is_error]
@@ -160,9 +162,10 @@ def extra_section(app, monkeypatch):
     app.jinja_env.loader = ChoiceLoader(
         [DictLoader({"settings/_test_extra.html": template}), app.jinja_env.loader]
     )
-    sections.all_sections()  # load the built-in ones first
     section = ExtraScheduleSection()
-    monkeypatch.setitem(sections._REGISTRY, section.key, section)
+    current = registry.get_connector_type("haihai_kintone")
+    extended = dataclasses.replace(current, sections=(*current.sections, section))
+    monkeypatch.setitem(registry._types, current.kind, extended)
     return section
 
 
@@ -187,10 +190,7 @@ def test_identical_daily_schedules_are_refused_and_nothing_is_saved(env, extra_s
     response = env.post("", form)
     assert response.status_code == 422
     page = text_of(response.get_data(as_text=True))
-    assert (
-        "「顧客閲覧URL連携」と「配信停止 / 禁止顧客一覧連携」のスケジュール設定が重複しています"
-        in page
-    )
+    assert "「顧客閲覧URL連携」と「顧客情報連携 2」のスケジュール設定が重複しています" in page
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         assert session.get(ViewUrlSettingsRow, env.connector_id) is None
@@ -225,7 +225,7 @@ def test_schedules_that_may_coincide_ask_first_and_ok_saves(env, extra_section):
     response = env.post("", {**form, "confirmed": "1"})
     assert response.status_code == 200
     assert msg.SAVED in text_of(response.get_data(as_text=True))
-    assert set(_schedules(env)) == {"view_url", "stop_ban"}
+    assert set(_schedules(env)) == {"view_url", "customer:2"}
     with env.app.app_context(), session_scope() as session:
         assert load_connector_config(session, env.connector_id).name.endswith("（拡張済み）")
 
@@ -237,4 +237,4 @@ def test_schedules_that_never_meet_are_saved_silently(env, extra_section):
     response = env.post("", form)
     assert response.status_code == 200
     assert "HX-Retarget" not in response.headers
-    assert set(_schedules(env)) == {"view_url", "stop_ban"}
+    assert set(_schedules(env)) == {"view_url", "customer:2"}

@@ -44,6 +44,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from portal.connector_types.haihai_kintone.customer.conditions import (
+    ConditionError,
+    ConditionFieldMissingError,
+    build_query,
+)
+from portal.connector_types.haihai_kintone.customer.config import CustomerSyncSetting
+from portal.connector_types.haihai_kintone.customer.read import read_records
+from portal.connector_types.haihai_kintone.customer.values import (
+    RowConverter,
+    UnsupportedFieldTypeError,
+    email_key,
+)
 from portal.integrations.haihai import (
     DeliveryState,
     HaihaiAuthError,
@@ -77,10 +89,7 @@ from portal.integrations.kintone import (
     KintoneThrottledError,
     KintoneValidationError,
 )
-from portal.syncs.conditions import ConditionError, ConditionFieldMissingError, build_query
-from portal.syncs.config import ConnectorConfig, CustomerSyncSetting, FieldMapping
-from portal.syncs.customer_read import read_records
-from portal.syncs.values import RowConverter, UnsupportedFieldTypeError, email_key
+from portal.syncs.config import ConnectorConfig, FieldMapping
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from portal.connector_types.haihai_kintone.view_url.config import view_url_setting
 from portal.integrations.haihai import HaihaiClient, HaihaiError
 from portal.integrations.kintone import (
     KintoneAuthError,
@@ -30,7 +31,6 @@ from portal.integrations.kintone import (
 )
 from portal.integrations.ledger import BudgetExceeded
 from portal.runs.context import RunContext, RunFailed, RunOutcome
-from portal.runs.registry import VIEW_URL, register_handler
 from portal.syncs.clients import MSG_NO_HAIHAI, MSG_NO_KINTONE, make_sync_clients
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.email_match import email_key, index_by_email
@@ -119,7 +119,7 @@ def sync_view_urls(
     Raises RunFailed for settings problems; client errors (KintoneError, HaihaiError,
     BudgetExceeded) propagate with `.processed`/`.total` attributes set for the run log.
     """
-    target_code = config.view_url.target_field
+    target_code = view_url_setting(config).target_field
     if not target_code:
         raise RunFailed(MSG_NO_TARGET, code="settings")
     mapping = config.email_mapping
@@ -250,18 +250,11 @@ def make_clients(
     )
 
 
-@register_handler(VIEW_URL)
 def run_view_url(context: RunContext) -> RunOutcome:
     """Run handler of 顧客閲覧URL連携."""
-    from flask import current_app
-
-    from jobs.queues import get_redis
-
     config = context.config
     kintone, haihai = make_clients(
-        config,
-        allow_local=bool(current_app.config.get("HAIHAI_ALLOW_LOCAL_URLS")),
-        redis_conn=get_redis(),
+        config, allow_local=context.allow_local_urls, redis_conn=context.redis
     )
     try:
         result = sync_view_urls(config, kintone=kintone, haihai=haihai, progress=context.progress)

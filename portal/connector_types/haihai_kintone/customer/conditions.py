@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from portal.syncs.config import Condition, ConditionSet
+from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
 
 # --------------------------------------------------------------------------------------------
 # Field families and their operators (付録1.2 tables)

@@ -19,9 +19,21 @@ from typing import Any
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.haihai_kintone.customer.conditions import (
+    CONDITION_FIELD_TYPES,
+    MATCH_LABELS,
+    ConditionError,
+    condition_query,
+    describe_condition,
+)
+from portal.connector_types.haihai_kintone.customer.config import (
+    CUSTOMER_SYNC_COUNT,
+    Condition,
+    ConditionSet,
+    CustomerSyncSetting,
+)
 from portal.models.customer_syncs import CustomerSyncRow
 from portal.models.settings import HAIHAI_METHOD_MANUAL, HAIHAI_METHOD_SYNCED
-from portal.runs.registry import CUSTOMER_SYNC_COUNT
 from portal.settings import messages as msg
 from portal.settings import schedule_support
 from portal.settings.haihai_drift import HaihaiDiff
@@ -31,17 +43,9 @@ from portal.settings.sections import (
     DriftEntry,
     Section,
     SectionContext,
-    register_section,
 )
 from portal.settings.steps import breaking_changes, drift_reason
-from portal.syncs.conditions import (
-    CONDITION_FIELD_TYPES,
-    MATCH_LABELS,
-    ConditionError,
-    condition_query,
-    describe_condition,
-)
-from portal.syncs.config import Condition, ConditionSet, CustomerSyncSetting, ScheduleSpec
+from portal.syncs.config import ScheduleSpec
 from portal.syncs.kintone_schema import FieldChange, type_label
 
 MAX_SETTINGS = CUSTOMER_SYNC_COUNT
@@ -703,7 +707,7 @@ class CustomerSyncSection(Section):
         ctx.session.flush()
         return entries
 
-    def config_values(self, ctx: SectionContext) -> dict[str, Any]:
+    def config_value(self, ctx: SectionContext) -> tuple[CustomerSyncSetting, ...]:
         rows = stored_rows(ctx)
         settings = []
         for row in rows:
@@ -713,7 +717,4 @@ class CustomerSyncSection(Section):
                     ctx.session, ctx.connector.id, process_key(row.number)
                 )
             settings.append(row_to_setting(row, schedule))
-        return {"customer_syncs": tuple(settings)}
-
-
-register_section(CustomerSyncSection())
+        return tuple(settings)

@@ -19,32 +19,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
-from portal.connectors.access import get_own_connector_or_404
-from portal.db import get_session
-from portal.integrations import kintone as kintone_api
-from portal.settings import messages as msg
-from portal.settings import service
-from portal.settings.customer_section import (
-    MAX_CONDITIONS,
-    MAX_SETTINGS,
-    MSG_CONDITIONS_FORMAT,
-    MSG_CONDITIONS_TOO_MANY,
-    account_timezone,
-    condition_fields,
-    condition_set_from_json,
-    conditions_json_text,
-    default_values,
-    field_name,
-    posted_setting_values,
-    summarize,
-)
-from portal.settings.sections import SectionContext, get_section
-from portal.settings.syncing import (
-    INTERACTIVE_RETRY,
-    INTERACTIVE_TIMEOUT,
-    kintone_error_message,
-)
-from portal.syncs.conditions import (
+from portal.connector_types.haihai_kintone.customer.conditions import (
     CHOICE_TYPES,
     DATE_DIRECTIONS,
     DATE_TYPES,
@@ -62,7 +37,32 @@ from portal.syncs.conditions import (
     operators_for,
     weekday_choices,
 )
-from portal.syncs.config import Condition, ConditionSet
+from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
+from portal.connector_types.haihai_kintone.customer.section import (
+    MAX_CONDITIONS,
+    MAX_SETTINGS,
+    MSG_CONDITIONS_FORMAT,
+    MSG_CONDITIONS_TOO_MANY,
+    account_timezone,
+    condition_fields,
+    condition_set_from_json,
+    conditions_json_text,
+    default_values,
+    field_name,
+    posted_setting_values,
+    summarize,
+)
+from portal.connectors.access import get_own_connector_or_404
+from portal.db import get_session
+from portal.integrations import kintone as kintone_api
+from portal.settings import messages as msg
+from portal.settings import service
+from portal.settings.sections import SectionContext, section_for
+from portal.settings.syncing import (
+    INTERACTIVE_RETRY,
+    INTERACTIVE_TIMEOUT,
+    kintone_error_message,
+)
 from portal.syncs.kintone_schema import type_label
 from portal.web.htmx import hx_response
 
@@ -313,11 +313,11 @@ def _check_number(number: int) -> None:
 
 def _posted_values(ctx: SectionContext) -> dict[str, Any]:
     """Step5's template values as posted with the page (settings and 連携設定方法)."""
-    return get_section("step5").posted_values(request.form, ctx)
+    return section_for(ctx.connector, "step5").posted_values(request.form, ctx)
 
 
 def _render_values(ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
-    return {"values": values, "view": get_section("step5").view_context(ctx, values)}
+    return {"values": values, "view": section_for(ctx.connector, "step5").view_context(ctx, values)}
 
 
 def _settings_html(ctx: SectionContext, values: dict[str, Any]) -> str:

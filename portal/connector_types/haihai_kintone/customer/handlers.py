@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import logging
 
+from portal.connector_types.haihai_kintone.customer.config import (
+    CustomerSyncSetting,
+    customer_settings,
+)
+from portal.connector_types.haihai_kintone.customer.sync import CustomerSyncError, run_customer_sync
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.kintone import KintoneClient
 from portal.runs.context import RunContext, RunFailed, RunOutcome
-from portal.runs.registry import CUSTOMER_KEYS, CUSTOMER_PLUGIN, register_handler
 from portal.syncs.clients import make_sync_clients
-from portal.syncs.config import ConnectorConfig, CustomerSyncSetting
-from portal.syncs.customer_sync import CustomerSyncError, run_customer_sync
+from portal.syncs.config import ConnectorConfig
 
 log = logging.getLogger(__name__)
 
 
 def find_setting(config: ConnectorConfig, number: int | None) -> CustomerSyncSetting:
     """The 顧客情報連携設定 `number`; RunFailed when it does not exist or is 連携しない."""
-    setting = next((s for s in config.customer_syncs if s.number == number), None)
+    setting = next((s for s in customer_settings(config) if s.number == number), None)
     if setting is None:
         raise RunFailed(
             f"顧客情報連携設定 {number or ''}が見つかりません。連携設定画面で設定を確認してください。",
@@ -92,20 +95,10 @@ def execute(
     )
 
 
-def _environment() -> tuple[bool, object]:
-    """Whether sandbox URLs are allowed, and the shared Redis (inside the worker's app)."""
-    from flask import current_app
-
-    from jobs.queues import get_redis
-
-    return bool(current_app.config.get("HAIHAI_ALLOW_LOCAL_URLS")), get_redis()
-
-
 def run_numbered(context: RunContext) -> RunOutcome:
     """Handler of 顧客情報連携 1–10 (manual and timed runs)."""
     setting = find_setting(context.config, context.process_number)
-    allow_local, redis_conn = _environment()
-    return execute(context, setting, allow_local=allow_local, redis_conn=redis_conn)
+    return execute(context, setting, allow_local=context.allow_local_urls, redis_conn=context.redis)
 
 
 def run_from_plugin(context: RunContext) -> RunOutcome:
@@ -118,7 +111,7 @@ def run_from_plugin(context: RunContext) -> RunOutcome:
             "プラグインの設定を確認してください。",
             code="settings",
         ) from None
-    setting = next((s for s in context.config.customer_syncs if s.number == number), None)
+    setting = next((s for s in customer_settings(context.config) if s.number == number), None)
     if setting is None:
         raise RunFailed(
             f"kintoneプラグインの設定で指定された顧客情報連携設定 {number}が見つかりません。"
@@ -126,16 +119,10 @@ def run_from_plugin(context: RunContext) -> RunOutcome:
             code="settings",
         )
     query = context.params.get("query")
-    allow_local, redis_conn = _environment()
     return execute(
         context,
         setting,
         query_override=str(query or ""),
-        allow_local=allow_local,
-        redis_conn=redis_conn,
+        allow_local=context.allow_local_urls,
+        redis_conn=context.redis,
     )
-
-
-for _key in CUSTOMER_KEYS:
-    register_handler(_key)(run_numbered)
-register_handler(CUSTOMER_PLUGIN)(run_from_plugin)

@@ -1,0 +1,25 @@
+"""The 配配メール-kintone connector type: Steps 1–4 shared, one folder per process.
+
+Adding a process to this type: create its folder (PROCESSES, SECTION, BLUEPRINTS) and list it in
+PROCESS_FOLDERS below. See docs/extending.md.
+"""
+
+from __future__ import annotations
+
+from portal.connector_types.haihai_kintone import customer, view_url
+from portal.connector_types.haihai_kintone.config import load_config
+from portal.connector_types.registry import ConnectorType
+from portal.models.connectors import HAIHAI_KINTONE
+from portal.settings.steps import SHARED_SECTIONS
+
+# Process folders in the order the 実行 page lists them.
+PROCESS_FOLDERS = (customer, view_url)
+
+CONNECTOR_TYPE = ConnectorType(
+    kind=HAIHAI_KINTONE,
+    label="配配メール-kintone 連携",
+    sections=(*SHARED_SECTIONS, *(folder.SECTION for folder in PROCESS_FOLDERS)),
+    processes=tuple(p for folder in PROCESS_FOLDERS for p in folder.PROCESSES),
+    load_config=load_config,
+    blueprints=tuple(bp for folder in PROCESS_FOLDERS for bp in folder.BLUEPRINTS),
+)
