@@ -187,7 +187,7 @@ def client(app):
 @pytest.fixture
 def account(app):
     """A ready-to-use account (password already changed)."""
-    from portal.auth.testing import create_account
+    from tests.support.accounts import create_account
 
     return create_account(app)
 
@@ -195,7 +195,7 @@ def account(app):
 @pytest.fixture
 def signed_in_client(app, client, account):
     """A test client signed in as `account`."""
-    from portal.auth.testing import sign_in
+    from tests.support.accounts import sign_in
 
     sign_in(client, account)
     return client

@@ -10,7 +10,7 @@ import requests
 from playwright.sync_api import expect
 
 from portal.demo_fixtures import create_haihai_account, create_kintone_app
-from tests.web.test_settings_support import (
+from tests.support.settings_env import (
     HAIHAI_KEY,
     HAIHAI_LOGIN,
     HAIHAI_TOKEN,

@@ -82,7 +82,7 @@ def test_seeding_twice_keeps_one_app_and_one_account(sandboxes):
 
 
 def test_demo_connector_is_synced_and_mapped_for_a_first_run(app, sandboxes):
-    from portal.auth.testing import create_account
+    from tests.support.accounts import create_account
 
     kintone_url, haihai_url, seeds = sandboxes
     account = create_account(app, "DEMO01")
@@ -111,8 +111,8 @@ def test_demo_connector_is_synced_and_mapped_for_a_first_run(app, sandboxes):
 
 
 def test_demo_connector_without_sandboxes_keeps_its_settings_unsynced(app, sandboxes):
-    from portal.auth.testing import create_account
     from sandbox.serve import free_port
+    from tests.support.accounts import create_account
 
     _kintone_url, _haihai_url, seeds = sandboxes
     closed = f"http://127.0.0.1:{free_port()}"
@@ -131,8 +131,8 @@ def test_demo_connector_without_sandboxes_keeps_its_settings_unsynced(app, sandb
 
 def test_every_demo_customer_sync_setting_runs_against_the_sandboxes(app, sandboxes):
     """Settings 1–6 of the demo cover every target and mode, and each one succeeds."""
-    from portal.auth.testing import create_account
     from portal.connector_types.haihai_kintone.customer.sync import run_customer_sync
+    from tests.support.accounts import create_account
 
     kintone_url, haihai_url, seeds = sandboxes
     template = kintone_url + "/{subdomain}"

@@ -8,9 +8,9 @@ import pytest
 
 from portal.auth import service
 from portal.auth.passwords import validate_password, verify_password
-from portal.auth.testing import login
 from portal.db import session_scope
 from portal.models.connectors import Connector
+from tests.support.accounts import login
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from portal import create_app
 from portal.auth import service, throttle
-from portal.auth.testing import DEFAULT_PASSWORD, create_account, login
 from portal.db import session_scope
 from portal.models.accounts import Account, LoginThrottle
 from portal.models.common import utcnow
+from tests.support.accounts import DEFAULT_PASSWORD, create_account, login
 
 GENERIC = "配配メールコネクタ ID またはパスワードが正しくありません。"
 

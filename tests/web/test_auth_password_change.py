@@ -8,9 +8,9 @@ import pytest
 
 from portal.auth import service
 from portal.auth.passwords import verify_password
-from portal.auth.testing import DEFAULT_PASSWORD, create_account, login
 from portal.db import session_scope
 from portal.models.accounts import Account
+from tests.support.accounts import DEFAULT_PASSWORD, create_account, login
 
 POLICY_SENTENCE = (
     "パスワードが要件を満たしていません。パスワードは8文字以上、かつ英小文字・英大文字・数字・"

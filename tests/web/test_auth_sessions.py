@@ -10,10 +10,10 @@ from sqlmodel import select
 
 from portal import create_app
 from portal.auth import service
-from portal.auth.testing import create_account, login, sign_in
 from portal.auth.views import LAST_SEEN_KEY
 from portal.db import session_scope
 from portal.models.connectors import Connector
+from tests.support.accounts import create_account, login, sign_in
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/?page=2"}
 

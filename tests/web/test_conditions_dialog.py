@@ -15,7 +15,8 @@ from portal.connector_types.haihai_kintone.customer.config import Condition, Con
 from portal.db import session_scope
 from portal.models.settings import ConnectorSettings
 from portal.settings import messages as msg
-from tests.web.test_settings_step5_support import (
+from tests.support.settings_env import SUBDOMAIN, field_error, text_of
+from tests.support.step5_env import (
     add_records,
     conditions_json,
     config,
@@ -25,7 +26,6 @@ from tests.web.test_settings_step5_support import (
     save,
     step5_values,
 )
-from tests.web.test_settings_support import SUBDOMAIN, field_error, text_of
 
 # The dialog stores nothing: one database engine is enough here.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -8,10 +8,10 @@ from jinja2 import ChoiceLoader, DictLoader
 from sqlmodel import select
 from werkzeug.exceptions import NotFound
 
-from portal.auth.testing import create_account, sign_in
 from portal.connectors.access import get_own_connector_or_404, list_own_connectors
 from portal.db import session_scope
 from portal.models.connectors import HAIHAI_KINTONE, Connector
+from tests.support.accounts import create_account, sign_in
 
 HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/"}
 

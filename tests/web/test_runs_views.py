@@ -10,11 +10,11 @@ import redis
 from rq.job import Job
 from sqlmodel import select
 
-from portal.auth.testing import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Connector, Run
 from portal.models.runs import FAILED, QUEUED, RUNNING, SUCCEEDED
 from tests.jobs.conftest import redis_url_with_db
+from tests.support.accounts import create_account, sign_in
 
 HX = {"HX-Request": "true"}
 RUNS_REDIS_DB = 14

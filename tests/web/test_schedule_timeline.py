@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from portal.auth.testing import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Connector
 from portal.runs.service import replace_schedules
 from portal.syncs.config import MONTH_END, ScheduleSpec
+from tests.support.accounts import create_account, sign_in
 
 
 def _connector(app, account_id: int) -> str:

@@ -21,7 +21,7 @@ KEY_B = Fernet.generate_key().decode()
 
 def _store_secrets(app) -> tuple[str, str]:
     """A connector with both API tokens and a plugin token; → (connector id, plugin token)."""
-    from portal.auth.testing import create_account
+    from tests.support.accounts import create_account
 
     account = create_account(app, "HC2001")
     with app.app_context(), session_scope() as session:

@@ -11,7 +11,7 @@ from portal.db import session_scope
 from portal.models.settings import FieldMappingRow, ViewUrlSettingsRow
 from portal.settings import messages as msg
 from portal.settings.service import load_connector_config
-from tests.web.test_settings_support import field_error, make_env, text_of
+from tests.support.settings_env import field_error, make_env, text_of
 
 MAPPED = {
     "mapping-2-kintone": "company",

@@ -10,7 +10,7 @@ import pytest
 from portal.db import session_scope
 from portal.settings import messages as msg
 from portal.settings.service import load_connector_config
-from tests.web.test_settings_support import field_error, make_env, text_of
+from tests.support.settings_env import field_error, make_env, text_of
 
 
 @pytest.fixture

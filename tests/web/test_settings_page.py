@@ -9,7 +9,7 @@ from portal.db import session_scope
 from portal.models import Connector
 from portal.settings import messages as msg
 from portal.settings.service import load_connector_config
-from tests.web.test_settings_support import (
+from tests.support.settings_env import (
     HAIHAI_TOKEN,
     KINTONE_TOKEN,
     SUBDOMAIN,
@@ -70,7 +70,7 @@ def test_page_shows_steps_in_order_with_the_manual_labels(env):
 
 
 def test_page_of_another_accounts_connector_is_404_everywhere(env, app):
-    from portal.auth.testing import create_account
+    from tests.support.accounts import create_account
 
     other = create_account(app, "HC9999")
     with app.app_context(), session_scope() as session:

@@ -19,7 +19,8 @@ from portal.models import Connector
 from portal.runs.schedule_form import MSG_HOURS
 from portal.settings import messages as msg
 from portal.syncs.config import ScheduleSpec
-from tests.web.test_settings_step5_support import (
+from tests.support.settings_env import field_error, text_of
+from tests.support.step5_env import (
     conditions_json,
     config,
     is_checked,
@@ -29,7 +30,6 @@ from tests.web.test_settings_step5_support import (
     step5_values,
     stored_rows,
 )
-from tests.web.test_settings_support import field_error, text_of
 
 # Rendering and refusals do not depend on the database engine; storage tests run on both.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -750,7 +750,7 @@ def test_haihai_resync_clears_deleted_groups_and_plans_and_lists_them(env):
 
 @sqlite_only
 def test_step5_endpoints_of_another_accounts_connector_are_404(env, app):
-    from portal.auth.testing import create_account
+    from tests.support.accounts import create_account
 
     other = create_account(app, "HC9998")
     with app.app_context(), session_scope() as session:

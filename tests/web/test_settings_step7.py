@@ -16,7 +16,7 @@ from portal.settings import messages as msg
 from portal.settings import schedule_support, sections
 from portal.settings.service import load_connector_config
 from portal.syncs.config import ScheduleSpec
-from tests.web.test_settings_support import field_error, make_env, text_of
+from tests.support.settings_env import field_error, make_env, text_of
 
 
 @pytest.fixture

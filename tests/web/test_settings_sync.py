@@ -10,7 +10,7 @@ from portal.models.settings import ConnectorSettings
 from portal.settings import messages as msg
 from portal.settings.service import verify_plugin_token
 from sandbox.serve import free_port
-from tests.web.test_settings_support import (
+from tests.support.settings_env import (
     HAIHAI_TOKEN,
     KINTONE_TOKEN,
     SUBDOMAIN,

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from portal.db import session_scope
 from portal.demo_fixtures import choice_field_options
 from portal.models.customer_syncs import CustomerSyncRow
-from tests.web.test_settings_support import SUBDOMAIN, SettingsEnv, make_env
+from tests.support.settings_env import SUBDOMAIN, SettingsEnv, make_env
 
 # Fields added to the support module's customer app so that every 付録1.2 type is present.
 EXTRA_FIELDS: dict[str, dict[str, Any]] = {

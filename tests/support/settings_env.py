@@ -12,11 +12,11 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.auth.testing import create_account, sign_in
 from portal.db import session_scope
 from portal.demo_fixtures import choice_field_options, create_haihai_account, create_kintone_app
 from portal.models import Connector
 from portal.models.settings import ConnectorSettings
+from tests.support.accounts import create_account, sign_in
 
 SUBDOMAIN = "acme"
 HAIHAI_KEY = "m12345"
