@@ -25,7 +25,7 @@ class PortalWorker(Worker):
     def heartbeat(self, timeout=None, pipeline=None):
         """RQ's heartbeat plus the portal's newest-worker record."""
         super().heartbeat(timeout, pipeline)
-        from jobs.queues import record_worker_heartbeat
+        from portal.queueing import record_worker_heartbeat
 
         record_worker_heartbeat(self.connection, self.name)
 
@@ -63,9 +63,9 @@ def worker(
     max_jobs: int | None,
 ) -> None:
     """Run an RQ worker with the app context pushed."""
-    from jobs.queues import get_redis, queue_names
     from jobs.runs import on_work_horse_killed
     from portal.db import dispose_engine
+    from portal.queueing import get_redis, queue_names
 
     _configure_logging()
     app = current_app._get_current_object()
@@ -90,7 +90,7 @@ def worker(
 def scheduler(interval: float, burst: bool) -> None:
     """Run the clock: every minute it enqueues jobs.schedule.dispatch_due."""
     from jobs.clock import run_clock
-    from jobs.queues import get_redis
+    from portal.queueing import get_redis
 
     _configure_logging()
     run_clock(get_redis(current_app._get_current_object()), interval=interval, burst=burst)

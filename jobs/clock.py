@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import redis
 from rq_scheduler import Scheduler
 
-from jobs.queues import DEFAULT_QUEUE, record_scheduler_tick
+from portal.queueing import DEFAULT_QUEUE, record_scheduler_tick
 
 log = logging.getLogger(__name__)
 

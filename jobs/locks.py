@@ -16,10 +16,6 @@ import redis
 
 log = logging.getLogger(__name__)
 
-BUSY_MESSAGE = (
-    "他の処理が実行されています。時間を置いて再度実行してください。"
-    "再実行しても失敗する場合は、サポートにご連絡ください。"
-)
 DEFAULT_TTL = 45.0
 
 # Renew only while we still own the lock; never extend someone else's.

@@ -14,16 +14,16 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from jobs.locks import GroupLock, LockBusy, release_if_held
-from jobs.queues import get_redis, job_setting
+from portal.connector_types.loading import load_connector_config
 from portal.connector_types.registry import UnknownProcess, get_process
 from portal.db import session_scope
 from portal.models import Run
 from portal.models.common import utcnow
 from portal.models.runs import QUEUED, RUNNING
+from portal.queueing import get_redis, job_setting
 from portal.runs import messages
 from portal.runs import service as runs_service
-from portal.runs.context import RunContext, RunFailed
-from portal.settings.service import load_connector_config
+from portal.syncs.context import RunContext, RunFailed
 
 log = logging.getLogger(__name__)
 

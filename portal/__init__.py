@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    import portal.models  # noqa: F401 - every table, and the encrypted columns crypto checks
     from portal import db
     from portal.crypto import init_app as init_crypto
     from portal.extensions import csrf, login_manager

@@ -123,9 +123,8 @@ def verify_stored_secrets(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Load the keys and refuse to start when they cannot open what is stored."""
+    # The encrypted columns are registered by portal.models, which create_app imports first.
     app.extensions["fernet"] = build_fernet(read_keys(app))
-    import portal.models  # noqa: F401 - registers the encrypted columns
-
     try:
         verify_stored_secrets(app)
     except SecretKeyError:

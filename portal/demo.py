@@ -107,9 +107,9 @@ def _ensure_demo_connector(kintone_template: str, haihai_url: str, seeds: dict) 
 @click.option("--haihai-port", type=int, default=8102)
 def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
     """Start sandboxes, web, worker and scheduler in the foreground; Ctrl-C stops everything."""
-    from jobs.embedded_redis import ensure_embedded_redis, stop_embedded_redis
     from portal import migrate
     from portal.demo_fixtures import seed_sandboxes
+    from portal.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 
     busy = [p for p in (port, kintone_port, haihai_port) if _port_in_use(p)]
     if busy:

@@ -36,7 +36,12 @@ def _check_database() -> dict:
 def _check_redis_and_processes(now: dt.datetime) -> tuple[dict, dict, dict]:
     import redis
 
-    from jobs.queues import last_dispatch, last_scheduler_tick, newest_worker_heartbeat, redis_url
+    from portal.queueing import (
+        last_dispatch,
+        last_scheduler_tick,
+        newest_worker_heartbeat,
+        redis_url,
+    )
 
     worker: dict = {"ok": False, "last_heartbeat": None, "age_seconds": None, "name": None}
     scheduler: dict = {"ok": False, "last_tick": None, "age_seconds": None, "last_dispatch": None}

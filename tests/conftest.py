@@ -51,7 +51,7 @@ def redis_url(tmp_path_factory):
     if url:
         yield url
         return
-    from jobs.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+    from portal.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 
     folder = str(tmp_path_factory.mktemp("redis"))
     yield ensure_embedded_redis(folder)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from portal.models import Connector
-    from portal.runs.context import Handler
     from portal.settings.sections import Section
+    from portal.syncs.context import Handler
 
 # Modules whose import defines a built-in connector type (each exposes CONNECTOR_TYPE).
 BUILTIN_TYPE_MODULES: tuple[str, ...] = ("portal.connector_types.haihai_kintone",)

@@ -1,7 +1,5 @@
 """Japanese messages of the run machinery that users see in 「エラー詳細」."""
 
-from jobs.locks import BUSY_MESSAGE
-
 __all__ = [
     "BUSY_MESSAGE",
     "DAILY_LIMIT_MESSAGE",
@@ -12,6 +10,12 @@ __all__ = [
     "UNEXPECTED_MESSAGE",
     "WORKER_LOST_MESSAGE",
 ]
+
+# A second run of an exclusion group that is already running (manual 付録6.3).
+BUSY_MESSAGE = (
+    "他の処理が実行されています。時間を置いて再度実行してください。"
+    "再実行しても失敗する場合は、サポートにご連絡ください。"
+)
 
 # The first sentence is the manual's note of Step6, word for word.
 DAILY_LIMIT_MESSAGE = (

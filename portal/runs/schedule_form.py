@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from jobs.schedule import WEEKDAY_NAMES, classify_overlap, describe_spec, normalize_spec
 from portal.connector_types.registry import get_process, is_known, process_name
+from portal.runs.schedule_math import WEEKDAY_NAMES, classify_overlap, describe_spec, normalize_spec
 from portal.syncs.config import MONTH_END, ScheduleSpec, Timing
 
 TIMING_LABELS: dict[str, str] = {

@@ -18,8 +18,8 @@ from portal.models import Account, Connector, Run, Schedule
 from portal.models.common import utcnow
 from portal.models.runs import FAILED, MANUAL, QUEUED, RUNNING, SCHEDULE, SUCCEEDED, TRIGGERS
 from portal.runs import messages
-from portal.runs.context import RunFailed
 from portal.syncs.config import ScheduleSpec
+from portal.syncs.context import RunFailed
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def connector_timezone(session: Session, connector_id: str, default: str = "Asia
 
 def enqueue_run(run_id: str) -> None:
     """Put run `run_id` on the queue (its row must already be committed)."""
-    from jobs.queues import enqueue
+    from portal.queueing import enqueue
 
     enqueue(RUN_SYNC, run_id, job_id=job_id_for(run_id))
 
@@ -261,7 +261,7 @@ def replace_schedules(
     A key mapped to None, and every existing schedule whose key is absent, is disabled. A new or
     changed spec takes effect now: its slots already past are not run.
     """
-    from jobs.schedule import normalize_spec, spec_from_json, spec_to_json
+    from portal.runs.schedule_math import normalize_spec, spec_from_json, spec_to_json
 
     for key in specs:
         if not is_known(key):
@@ -303,7 +303,7 @@ def replace_schedules(
 
 def schedules_of(session: Session, connector_id: str) -> dict[str, ScheduleSpec]:
     """The enabled schedules of a connector by process key."""
-    from jobs.schedule import spec_from_json
+    from portal.runs.schedule_math import spec_from_json
 
     rows = session.exec(
         select(Schedule).where(Schedule.connector_id == connector_id, Schedule.enabled == True)  # noqa: E712

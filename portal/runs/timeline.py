@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import login_required
 
-from jobs.schedule import describe_spec, next_occurrences_timeline
 from portal.connector_types.registry import process_name
 from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.models.common import utcnow
+from portal.runs.schedule_math import describe_spec, next_occurrences_timeline
 from portal.runs.service import schedules_of
 from portal.web.templating import account_timezone
 

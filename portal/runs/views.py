@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal.connector_types.loading import ConnectorNotFound, load_connector_config
 from portal.connector_types.registry import (
     ProcessSpec,
     UnknownConnectorType,
@@ -17,7 +18,6 @@ from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.runs import service
 from portal.runs.schedule_form import VARIANT_INTERVALS, editor_values_from_form
-from portal.settings.service import ConnectorNotFound, load_connector_config
 from portal.web.htmx import STOP_POLLING, hx_response, is_htmx
 
 bp = Blueprint("runs", __name__)

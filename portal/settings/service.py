@@ -12,7 +12,6 @@ from flask import current_app
 from sqlmodel import Session, select
 from werkzeug.datastructures import MultiDict
 
-from portal.connector_types.registry import get_connector_type
 from portal.models import Account, Connector
 from portal.models.common import utcnow
 from portal.models.settings import ConnectorSettings
@@ -23,10 +22,6 @@ from portal.settings.sections import SectionContext, sections_for
 # the whole token is compared (as a hash) in constant time.
 _TOKEN_SEPARATOR = "."
 _DUMMY_HASH = hashlib.sha256(b"no such plugin token").hexdigest()
-
-
-class ConnectorNotFound(LookupError):
-    """No connector has this ID."""
 
 
 class SettingsInvalid(Exception):
@@ -174,28 +169,3 @@ def save_settings(
     except BaseException:
         session.rollback()
         raise
-
-
-# --- the typed configuration for runs --------------------------------------------------------
-
-
-def load_connector_config(
-    session: Session,
-    connector_id: str,
-    *,
-    app_config: Mapping[str, Any] | None = None,
-    kintone_base_template: str | None = None,
-) -> Any:
-    """Everything a run of `connector_id` needs, as its connector type loads it.
-
-    Raises ConnectorNotFound when the connector is gone. `kintone_base_template` overrides
-    KINTONE_BASE_URL_TEMPLATE (demo and tests point kintone at the sandbox).
-    """
-    connector = session.get(Connector, connector_id)
-    if connector is None:
-        raise ConnectorNotFound(connector_id)
-    settings = dict(app_config if app_config is not None else current_app.config)
-    if kintone_base_template:
-        settings["KINTONE_BASE_URL_TEMPLATE"] = kintone_base_template
-    connector_type = get_connector_type(connector.kind)
-    return connector_type.load_config(session, connector, settings)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.kintone import KintoneClient
 from portal.integrations.ledger import DailyLedger
-from portal.runs.context import RunFailed
 from portal.syncs.config import ConnectorConfig
+from portal.syncs.context import RunFailed
 
 # Shared by every sync handler so every process of an account draws from one budget.
 BUDGET_PREFIX = "portal:budget"

@@ -1,7 +1,7 @@
 """The typed view of a connector's settings that jobs and sync services work from.
 
 The settings blueprint stores the configuration in its tables and turns it into these objects
-(`portal.settings.service.load_connector_config`). Jobs and sync services depend only on these
+(`portal.connector_types.loading.load_connector_config`). Jobs and sync services depend only on these
 dataclasses, so they can be tested by constructing them directly.
 """
 

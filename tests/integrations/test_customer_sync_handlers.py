@@ -14,8 +14,8 @@ from portal.connector_types.haihai_kintone.customer.config import (
     CustomerSyncSetting,
 )
 from portal.connector_types.registry import get_process
-from portal.runs.context import RunContext, RunFailed
 from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
+from portal.syncs.context import RunContext, RunFailed
 
 SUB = "example"
 
@@ -186,7 +186,7 @@ def test_local_urls_are_refused_unless_allowed(sandboxes):
 
 
 def test_handlers_run_inside_the_portal_app(app, sandboxes):
-    from jobs.queues import close_redis
+    from portal.queueing import close_redis
 
     config, customers = sandboxes
     with app.app_context():

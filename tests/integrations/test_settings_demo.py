@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.demo_fixtures import (
     DEMO_CUSTOMER_COUNT,
@@ -16,7 +17,6 @@ from portal.demo_fixtures import (
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.kintone import KintoneClient
 from portal.models import Account
-from portal.settings.service import load_connector_config
 from portal.syncs.kintone_schema import MAPPABLE_TYPE_CODES
 
 

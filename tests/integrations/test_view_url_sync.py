@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 import requests
 
-from jobs.queues import get_redis
 from portal.connector_types.haihai_kintone.view_url.config import VIEW_URL, ViewUrlSetting
 from portal.connector_types.haihai_kintone.view_url.sync import (
     make_clients,
@@ -15,8 +14,9 @@ from portal.connector_types.haihai_kintone.view_url.sync import (
     sync_view_urls,
 )
 from portal.connector_types.registry import get_process
-from portal.runs.context import RunContext, RunFailed
+from portal.queueing import get_redis
 from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
+from portal.syncs.context import RunContext, RunFailed
 from tests.conftest import TEST_FERNET_KEY
 
 SUB = "example"
@@ -108,8 +108,8 @@ def world(kintone_sandbox, haihai_sandbox):
 @pytest.fixture
 def portal_app(tmp_path, redis_url):
     """An app context for the run handler (config, Redis for the daily budgets)."""
-    from jobs.queues import close_redis
     from portal import create_app
+    from portal.queueing import close_redis
 
     app = create_app(
         {

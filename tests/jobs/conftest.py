@@ -126,8 +126,8 @@ class JobsHarness:
 @pytest.fixture
 def jobs(tmp_path, sqlite_template, jobs_redis_url) -> Iterator[JobsHarness]:
     """An app on a fresh SQLite file and the same settings as environment for real workers."""
-    from jobs.queues import close_redis
     from portal import create_app
+    from portal.queueing import close_redis
 
     database = tmp_path / "jobs.sqlite3"
     shutil.copyfile(sqlite_template, database)

@@ -9,7 +9,7 @@ import time
 
 from portal.connector_types.haihai_kintone.groups import REACTION_GROUP, SYNC_GROUP
 from portal.connector_types.registry import ConnectorType, ProcessSpec
-from portal.runs.context import RunContext, RunFailed, RunOutcome
+from portal.syncs.context import RunContext, RunFailed, RunOutcome
 
 SLEEP = "test:sleep"
 SLEEP_REACTION = "test:sleep_reaction"

@@ -13,7 +13,7 @@ from portal.connector_types.haihai_kintone.view_url.config import VIEW_URL
 from portal.connector_types.registry import UnknownProcess, get_process, process_name
 from portal.models.runs import FAILED, QUEUED, RUNNING, SUCCEEDED
 from portal.runs import messages
-from portal.runs.context import RunFailed
+from portal.syncs.context import RunFailed
 from tests.jobs import processes
 from tests.jobs.conftest import wait_for
 
@@ -130,8 +130,8 @@ def test_daily_limit_counts_the_accounts_calendar_day(jobs, connector_id):
 
 
 def test_run_whose_enqueue_fails_is_recorded_as_an_error(jobs, connector_id, tmp_path):
-    from jobs.queues import close_redis
     from portal.db import session_scope
+    from portal.queueing import close_redis
     from portal.runs.service import create_run
 
     close_redis(jobs.app)

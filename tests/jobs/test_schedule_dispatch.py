@@ -11,9 +11,9 @@ from rq import Queue
 from sqlmodel import select
 
 from jobs.clock import SYSTEM_ENTRY_ID, system_entry_due_at
-from jobs.queues import enqueue, get_redis, last_scheduler_tick
 from portal.connector_types.registry import UnknownProcess
 from portal.models.runs import FAILED, QUEUED, SCHEDULE, SUCCEEDED
+from portal.queueing import enqueue, get_redis, last_scheduler_tick
 from portal.runs import messages
 from portal.syncs.config import ScheduleSpec
 from tests.jobs import processes

@@ -10,8 +10,8 @@ from pathlib import Path
 from rq.job import Job, JobStatus
 
 from jobs.locks import BUSY_MESSAGE, lock_holder, lock_key
-from jobs.queues import newest_worker_heartbeat
 from portal.models.runs import FAILED, RUNNING, SUCCEEDED
+from portal.queueing import newest_worker_heartbeat
 from portal.runs import messages
 from tests.jobs import processes
 from tests.jobs.conftest import make_connector, wait_for
@@ -179,7 +179,7 @@ def test_killed_work_horse_fails_its_run_at_once_and_releases_the_lock(
 
 
 def test_a_run_is_executed_once_even_if_enqueued_twice(jobs, connector_id):
-    from jobs.queues import enqueue
+    from portal.queueing import enqueue
 
     run_id = create(jobs.app, connector_id, processes.SLEEP, seconds=0.1)
     with jobs.app.app_context():

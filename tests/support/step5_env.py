@@ -92,7 +92,7 @@ def stored_rows(env: SettingsEnv) -> list[CustomerSyncRow]:
 
 def config(env: SettingsEnv):
     """load_connector_config of the env's connector."""
-    from portal.settings.service import load_connector_config
+    from portal.connector_types.loading import load_connector_config
 
     with env.app.app_context(), session_scope() as session:
         return load_connector_config(session, env.connector_id)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobs.schedule import (
+from portal.runs.schedule_math import (
     classify_overlap,
     day_matches,
     describe_spec,

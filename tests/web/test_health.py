@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from jobs.queues import record_scheduler_tick, record_worker_heartbeat
+from portal.queueing import record_scheduler_tick, record_worker_heartbeat
 from tests.jobs.conftest import redis_url_with_db
 
 HEALTH_REDIS_DB = 15

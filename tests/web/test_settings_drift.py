@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlmodel import select
 
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.models.settings import FieldMappingRow, ViewUrlSettingsRow
 from portal.settings import messages as msg
-from portal.settings.service import load_connector_config
 from tests.support.settings_env import field_error, make_env, text_of
 
 MAPPED = {

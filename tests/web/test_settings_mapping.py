@@ -7,9 +7,9 @@ from html import unescape
 
 import pytest
 
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.settings import messages as msg
-from portal.settings.service import load_connector_config
 from tests.support.settings_env import field_error, make_env, text_of
 
 

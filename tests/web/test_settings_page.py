@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.models import Connector
 from portal.settings import messages as msg
-from portal.settings.service import load_connector_config
 from tests.support.settings_env import (
     HAIHAI_TOKEN,
     KINTONE_TOKEN,

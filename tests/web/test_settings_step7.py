@@ -9,12 +9,12 @@ import pytest
 from jinja2 import ChoiceLoader, DictLoader
 
 from portal.connector_types import registry
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.models.settings import ViewUrlSettingsRow
 from portal.runs.service import schedules_of
 from portal.settings import messages as msg
 from portal.settings import schedule_support, sections
-from portal.settings.service import load_connector_config
 from portal.syncs.config import ScheduleSpec
 from tests.support.settings_env import field_error, make_env, text_of
 

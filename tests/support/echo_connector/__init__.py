@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal.connector_types.registry import ConnectorType, ProcessSpec
-from portal.runs.context import RunContext, RunFailed, RunOutcome
 from portal.settings.sections import Section
+from portal.syncs.context import RunContext, RunFailed, RunOutcome
 
 KIND = "test_echo"
 PROCESS_KEY = "test_echo:run"

@@ -20,9 +20,9 @@ from portal.connector_types.haihai_kintone.customer.config import (
 from portal.connector_types.haihai_kintone.customer.sync import CustomerSyncError, run_customer_sync
 from portal.integrations.haihai import HaihaiClient
 from portal.integrations.kintone import KintoneClient
-from portal.runs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.clients import make_sync_clients
 from portal.syncs.config import ConnectorConfig
+from portal.syncs.context import RunContext, RunFailed, RunOutcome
 
 log = logging.getLogger(__name__)
 

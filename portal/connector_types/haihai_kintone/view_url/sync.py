@@ -30,9 +30,9 @@ from portal.integrations.kintone import (
     KintoneValidationError,
 )
 from portal.integrations.ledger import BudgetExceeded
-from portal.runs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.clients import MSG_NO_HAIHAI, MSG_NO_KINTONE, make_sync_clients
 from portal.syncs.config import ConnectorConfig
+from portal.syncs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.email_match import email_key, index_by_email
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ def redis_url(app: Flask | None = None) -> str:
     if url is None:
         url = application.config.get("REDIS_URL")
         if not url:
-            from jobs.embedded_redis import ensure_embedded_redis
+            from portal.embedded_redis import ensure_embedded_redis
 
             url = ensure_embedded_redis(application.instance_path)
         application.extensions["redis_url"] = url
