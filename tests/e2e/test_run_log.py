@@ -90,7 +90,7 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
     row = page.locator("#process-view_url")
     expect(row.locator(".process-name")).to_have_text("顧客閲覧URL連携")
     expect(
-        page.locator("#process-stop_ban").get_by_role("button", name="実行する")
+        page.locator("#process-customer-1").get_by_role("button", name="実行する")
     ).to_be_disabled()
 
     row.get_by_role("button", name="実行する").click()

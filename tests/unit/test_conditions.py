@@ -8,21 +8,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.connector_types.haihai_kintone.customer.condition_terms import (
+    choice_options,
+    date_value_kinds,
+    month_day_choices,
+    operators_for,
+    weekday_choices,
+)
 from portal.connector_types.haihai_kintone.customer.conditions import (
     ConditionError,
     ConditionFieldMissingError,
     build_query,
-    choice_options,
     condition_query,
     date_function,
-    date_value_kinds,
     describe_condition,
     describe_conditions,
-    month_day_choices,
-    operators_for,
     quote_string,
     resolve_date_value,
-    weekday_choices,
 )
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
 

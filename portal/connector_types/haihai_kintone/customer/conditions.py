@@ -29,161 +29,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from portal.connector_types.haihai_kintone.customer.condition_terms import (
+    ALL_DAYS_LABEL,
+    ALL_WEEKDAYS_LABEL,
+    BLANK_LABEL,
+    CHOICE_TYPES,
+    COMPARISON,
+    CONDITION_FIELD_TYPES,
+    DATE_DIRECTIONS,
+    DATE_TYPES,
+    DATE_UNITS,
+    EMPTINESS_OPERATORS,
+    MONTH_END_LABEL,
+    MONTH_KINDS,
+    MULTILINE_TYPES,
+    NUMBER_TYPES,
+    SIMPLE_DAY_KINDS,
+    TEXT_TYPES,
+    UNSELECTED_LABEL,
+    VALUE_REQUIRED,
+    WEEK_KINDS,
+    WEEKDAYS,
+    YEAR_KINDS,
+    operator_label,
+    operators_for,
+)
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
-
-# --------------------------------------------------------------------------------------------
-# Field families and their operators (付録1.2 tables)
-
-TEXT_TYPES = frozenset({"SINGLE_LINE_TEXT", "LINK"})
-MULTILINE_TYPES = frozenset({"MULTI_LINE_TEXT"})
-NUMBER_TYPES = frozenset({"NUMBER", "CALC", "RECORD_NUMBER"})
-CHOICE_TYPES = frozenset({"CHECK_BOX", "MULTI_SELECT", "DROP_DOWN", "RADIO_BUTTON"})
-DATETIME_TYPES = frozenset({"DATETIME", "CREATED_TIME", "UPDATED_TIME"})
-DATE_TYPES = frozenset({"DATE"}) | DATETIME_TYPES
-CONDITION_FIELD_TYPES = TEXT_TYPES | MULTILINE_TYPES | NUMBER_TYPES | CHOICE_TYPES | DATE_TYPES
-
-_TEXT_OPERATORS = (
-    ("eq", "等しい"),
-    ("ne", "等しくない"),
-    ("in", "次のいずれかと等しい"),
-    ("like", "次のキーワードを含む"),
-    ("not_like", "次のキーワードを含まない"),
-)
-_MULTILINE_OPERATORS = (
-    ("like", "次のキーワードを含む"),
-    ("not_like", "次のキーワードを含まない"),
-)
-_NUMBER_OPERATORS = (
-    ("eq", "等しい"),
-    ("ne", "等しくない"),
-    ("le", "以下"),
-    ("ge", "以上"),
-)
-_CHOICE_OPERATORS = (
-    ("in", "次のいずれかを含む"),
-    ("not_in", "次のいずれも含まない"),
-)
-_DATE_OPERATORS = (
-    ("eq", "等しい"),
-    ("ne", "等しくない"),
-    ("le", "以前"),
-    ("lt", "より前"),
-    ("ge", "以降"),
-    ("gt", "より後"),
-)
-# Operators the tables mark 「条件値の入力必須」 (a blank value is not a condition).
-VALUE_REQUIRED = frozenset({"like", "not_like", "le", "ge", "lt", "gt"})
-_EMPTINESS_OPERATORS = {"is_empty": "が空である", "is_not_empty": "が空ではない"}
-
-_COMPARISON = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-UNSELECTED_LABEL = "(未選択)"
-BLANK_LABEL = "(空白)"
-MATCH_LABELS = {"all": "すべての条件を満たす", "any": "いずれかの条件を満たす"}
-
-
-def operators_for(field_type: str) -> list[tuple[str, str]]:
-    """Operators the 連携条件 dialog offers for a kintone field type: [(key, Japanese label)].
-
-    Exactly the manual's 付録1.2 tables; an empty list for types that cannot be a condition.
-    """
-    if field_type in TEXT_TYPES:
-        return list(_TEXT_OPERATORS)
-    if field_type in MULTILINE_TYPES:
-        return list(_MULTILINE_OPERATORS)
-    if field_type in NUMBER_TYPES:
-        return list(_NUMBER_OPERATORS)
-    if field_type in CHOICE_TYPES:
-        return list(_CHOICE_OPERATORS)
-    if field_type in DATE_TYPES:
-        return list(_DATE_OPERATORS)
-    return []
-
-
-def operator_label(field_type: str, operator: str) -> str:
-    """Japanese label of one operator for a field type (e.g. 以前); ValueError if not offered."""
-    for key, label in operators_for(field_type):
-        if key == operator:
-            return label
-    if operator in _EMPTINESS_OPERATORS and field_type in CONDITION_FIELD_TYPES:
-        return _EMPTINESS_OPERATORS[operator]
-    raise ValueError(f"operator {operator!r} is not available for {field_type}")
-
-
-# --------------------------------------------------------------------------------------------
-# Date value forms (条件② 以降)
-
-DATE_UNITS = {"days": "日", "weeks": "週", "months": "月", "years": "年"}
-DATE_DIRECTIONS = {"before": "前", "after": "後"}
-# kintone weekday names in the dialog's order (月 … 日) with their labels.
-WEEKDAYS = (
-    ("MONDAY", "月"),
-    ("TUESDAY", "火"),
-    ("WEDNESDAY", "水"),
-    ("THURSDAY", "木"),
-    ("FRIDAY", "金"),
-    ("SATURDAY", "土"),
-    ("SUNDAY", "日"),
-)
-ALL_WEEKDAYS_LABEL = "すべての曜日"
-ALL_DAYS_LABEL = "すべて"
-MONTH_END_LABEL = "末日"
-
-_SIMPLE_DAY_KINDS = {
-    "yesterday": ("YESTERDAY", "昨日"),
-    "today": ("TODAY", "今日"),
-    "tomorrow": ("TOMORROW", "明日"),
-}
-_WEEK_KINDS = {
-    "last_week": ("LAST_WEEK", "先週", -1),
-    "this_week": ("THIS_WEEK", "今週", 0),
-    "next_week": ("NEXT_WEEK", "来週", 1),
-}
-_MONTH_KINDS = {
-    "last_month": ("LAST_MONTH", "先月", -1),
-    "this_month": ("THIS_MONTH", "今月", 0),
-    "next_month": ("NEXT_MONTH", "来月", 1),
-}
-_YEAR_KINDS = {
-    "last_year": ("LAST_YEAR", "昨年", -1),
-    "this_year": ("THIS_YEAR", "今年", 0),
-    "next_year": ("NEXT_YEAR", "来年", 1),
-}
-
-
-def date_value_kinds(field_type: str) -> list[tuple[str, str]]:
-    """The 条件② choices of the dialog for a date field: [(kind, Japanese label)]."""
-    first = "日付を指定" if field_type == "DATE" else "日時を指定"
-    kinds = [("absolute", first), ("from_today", "実行タイミングから")]
-    kinds += [(kind, label) for kind, (_, label) in _SIMPLE_DAY_KINDS.items()]
-    kinds += [(kind, label) for kind, (_, label, _) in _WEEK_KINDS.items()]
-    kinds += [(kind, label) for kind, (_, label, _) in _MONTH_KINDS.items()]
-    kinds += [(kind, label) for kind, (_, label, _) in _YEAR_KINDS.items()]
-    return kinds
-
-
-def weekday_choices() -> list[tuple[str | None, str]]:
-    """曜日 choices for 先週/今週/来週: None = すべての曜日, then MONDAY … SUNDAY."""
-    return [(None, ALL_WEEKDAYS_LABEL)] + [(name, f"{label}曜日") for name, label in WEEKDAYS]
-
-
-def month_day_choices() -> list[tuple[int | str | None, str]]:
-    """日 choices for 先月/今月/来月: None = すべて, 1 … 31, then "LAST" = 末日."""
-    days: list[tuple[int | str | None, str]] = [(None, ALL_DAYS_LABEL)]
-    days += [(day, f"{day}日") for day in range(1, 32)]
-    days.append(("LAST", MONTH_END_LABEL))
-    return days
-
-
-def choice_options(field: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Options of a choice field for the dialog as (value, label); 「(未選択)」 ("") comes first
-    when the field is not required, then the options in kintone's order."""
-    options = field.get("options") or {}
-    ordered = sorted(options.values(), key=lambda option: int(option.get("index", 0)))
-    result = [] if field.get("required") else [("", UNSELECTED_LABEL)]
-    result += [(str(option["label"]), str(option["label"])) for option in ordered]
-    return result
-
 
 # --------------------------------------------------------------------------------------------
 # Errors
@@ -372,16 +243,16 @@ def date_function(value: Any, *, label: str = "", code: str = "") -> str | None:
     if kind == "from_today":
         amount, unit = _from_today(spec, label, code)
         return f"FROM_TODAY({amount}, {unit.upper()})"
-    if kind in _SIMPLE_DAY_KINDS:
-        return f"{_SIMPLE_DAY_KINDS[kind][0]}()"
-    if kind in _WEEK_KINDS:
+    if kind in SIMPLE_DAY_KINDS:
+        return f"{SIMPLE_DAY_KINDS[kind][0]}()"
+    if kind in WEEK_KINDS:
         weekday = _weekday(spec.get("weekday"), label, code)
-        return f"{_WEEK_KINDS[kind][0]}({weekday or ''})"
-    if kind in _MONTH_KINDS:
+        return f"{WEEK_KINDS[kind][0]}({weekday or ''})"
+    if kind in MONTH_KINDS:
         day = _month_day(spec.get("day"), label, code)
-        return f"{_MONTH_KINDS[kind][0]}({'' if day is None else day})"
-    if kind in _YEAR_KINDS:
-        return f"{_YEAR_KINDS[kind][0]}()"
+        return f"{MONTH_KINDS[kind][0]}({'' if day is None else day})"
+    if kind in YEAR_KINDS:
+        return f"{YEAR_KINDS[kind][0]}()"
     raise ConditionError(f"「{label}」の条件の日付の指定方法が正しくありません（{kind}）。", code)
 
 
@@ -416,21 +287,21 @@ def resolve_date_value(value: Any, today: dt.date) -> tuple[dt.date, dt.date]:
         else:
             day = _add_months(today, 12 * amount)
         return day, day
-    if kind in _SIMPLE_DAY_KINDS:
+    if kind in SIMPLE_DAY_KINDS:
         shift = {"yesterday": -1, "today": 0, "tomorrow": 1}[kind]
         day = today + dt.timedelta(days=shift)
         return day, day
-    if kind in _WEEK_KINDS:
+    if kind in WEEK_KINDS:
         sunday = today - dt.timedelta(days=(today.weekday() + 1) % 7)
-        sunday += dt.timedelta(weeks=_WEEK_KINDS[kind][2])
+        sunday += dt.timedelta(weeks=WEEK_KINDS[kind][2])
         weekday = _weekday(spec.get("weekday"), "", "")
         if weekday is None:
             return sunday, sunday + dt.timedelta(days=6)
         order = ("SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY")
         day = sunday + dt.timedelta(days=order.index(weekday))
         return day, day
-    if kind in _MONTH_KINDS:
-        first = _add_months(today.replace(day=1), _MONTH_KINDS[kind][2])
+    if kind in MONTH_KINDS:
+        first = _add_months(today.replace(day=1), MONTH_KINDS[kind][2])
         last_day = calendar.monthrange(first.year, first.month)[1]
         day_spec = _month_day(spec.get("day"), "", "")
         if day_spec is None:
@@ -442,8 +313,8 @@ def resolve_date_value(value: Any, today: dt.date) -> tuple[dt.date, dt.date]:
         else:
             day = first.replace(day=int(day_spec))
         return day, day
-    if kind in _YEAR_KINDS:
-        year = today.year + _YEAR_KINDS[kind][2]
+    if kind in YEAR_KINDS:
+        year = today.year + YEAR_KINDS[kind][2]
         return dt.date(year, 1, 1), dt.date(year, 12, 31)
     raise ConditionError(f"日付の指定方法が正しくありません（{kind}）。")
 
@@ -518,18 +389,18 @@ def condition_query(
         raise ConditionError(
             f"「{label}」のフィールドタイプ（{ftype}）は連携条件に使用できません。", code
         )
-    if op not in allowed and op not in _EMPTINESS_OPERATORS:
+    if op not in allowed and op not in EMPTINESS_OPERATORS:
         raise ConditionError(f"「{label}」には条件「{op}」を指定できません。", code)
     value = condition.value
     blank = _is_blank(value)
     if op in VALUE_REQUIRED and blank:
         raise ConditionError(f"「{label}」の条件値を入力してください。", code)
 
-    if op in _EMPTINESS_OPERATORS:
+    if op in EMPTINESS_OPERATORS:
         return _emptiness(code, ftype, op == "is_empty", label)
     if ftype in TEXT_TYPES:
         if op in ("eq", "ne"):
-            return f"{code} {_COMPARISON[op]} {quote_string('' if blank else str(value))}"
+            return f"{code} {COMPARISON[op]} {quote_string('' if blank else str(value))}"
         if op == "in":
             if isinstance(value, str) or value is None:
                 words = [word for word in (value or "").split(" ") if word]
@@ -547,7 +418,7 @@ def condition_query(
             # kintone refuses `= ""` on numbers; `in ("")` is its way to ask for empty.
             return f'{code} {"in" if op == "eq" else "not in"} ("")'
         number = _normalize_number(str(value), label, code)
-        return f"{code} {_COMPARISON[op]} {number}"
+        return f"{code} {COMPARISON[op]} {number}"
     if ftype in CHOICE_TYPES:
         chosen = _values_list(value)
         if not chosen:
@@ -559,17 +430,17 @@ def condition_query(
         raise ConditionError(f"「{label}」の条件の日付を指定してください。", code)
     function = date_function(value, label=label, code=code)
     if function is not None:
-        return f"{code} {_COMPARISON[op]} {function}"
+        return f"{code} {COMPARISON[op]} {function}"
     _, spec = _date_kind(value)
     text = str(spec.get("value")).strip()
     zone = _zone(tz)
     if ftype == "DATE":
         day = _parse_date(text, label, code)
-        return f"{code} {_COMPARISON[op]} {quote_string(day.isoformat())}"
+        return f"{code} {COMPARISON[op]} {quote_string(day.isoformat())}"
     if len(unicodedata.normalize("NFKC", text)) <= 10:
         return _whole_day(code, op, _parse_date(text, label, code), zone)
     moment = _parse_local_datetime(text, zone, label, code)
-    return f"{code} {_COMPARISON[op]} {_utc_literal(moment)}"
+    return f"{code} {COMPARISON[op]} {_utc_literal(moment)}"
 
 
 def _whole_day(code: str, op: str, day: dt.date, tz: dt.tzinfo) -> str:
@@ -628,7 +499,7 @@ def describe_value(condition: Condition) -> str:
     """The value part of a summary, e.g. 「見込み, 商談中」, 「先週 月曜日」, 「(空白)」."""
     ftype = condition.field_type
     value = condition.value
-    if condition.operator in _EMPTINESS_OPERATORS:
+    if condition.operator in EMPTINESS_OPERATORS:
         return ""
     if ftype in CHOICE_TYPES:
         items = _values_list(value)
@@ -652,14 +523,14 @@ def _describe_date(value: Any) -> str:
             amount, unit = _from_today(spec, "", "")
             direction = DATE_DIRECTIONS[str(spec.get("direction"))]
             return f"実行タイミングから{abs(amount)}{DATE_UNITS[unit]}{direction}"
-        if kind in _SIMPLE_DAY_KINDS:
-            return _SIMPLE_DAY_KINDS[kind][1]
-        if kind in _WEEK_KINDS:
+        if kind in SIMPLE_DAY_KINDS:
+            return SIMPLE_DAY_KINDS[kind][1]
+        if kind in WEEK_KINDS:
             weekday = _weekday(spec.get("weekday"), "", "")
             names = dict(WEEKDAYS)
             day_text = ALL_WEEKDAYS_LABEL if weekday is None else f"{names[weekday]}曜日"
-            return f"{_WEEK_KINDS[kind][1]} {day_text}"
-        if kind in _MONTH_KINDS:
+            return f"{WEEK_KINDS[kind][1]} {day_text}"
+        if kind in MONTH_KINDS:
             day = _month_day(spec.get("day"), "", "")
             if day is None:
                 day_text = ALL_DAYS_LABEL
@@ -667,9 +538,9 @@ def _describe_date(value: Any) -> str:
                 day_text = MONTH_END_LABEL
             else:
                 day_text = f"{day}日"
-            return f"{_MONTH_KINDS[kind][1]} {day_text}"
-        if kind in _YEAR_KINDS:
-            return _YEAR_KINDS[kind][1]
+            return f"{MONTH_KINDS[kind][1]} {day_text}"
+        if kind in YEAR_KINDS:
+            return YEAR_KINDS[kind][1]
     except ConditionError:
         pass
     return "(不明な指定)"
@@ -682,7 +553,7 @@ def describe_condition(condition: Condition, fields: Mapping[str, Any] | None = 
         op_label = operator_label(condition.field_type, condition.operator)
     except ValueError:
         op_label = condition.operator
-    if condition.operator in _EMPTINESS_OPERATORS:
+    if condition.operator in EMPTINESS_OPERATORS:
         return f"{label} {op_label}"
     return f"{label} が{op_label}: {describe_value(condition)}"
 

@@ -19,9 +19,11 @@ from typing import Any
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
-from portal.connector_types.haihai_kintone.customer.conditions import (
+from portal.connector_types.haihai_kintone.customer.condition_terms import (
     CONDITION_FIELD_TYPES,
     MATCH_LABELS,
+)
+from portal.connector_types.haihai_kintone.customer.conditions import (
     ConditionError,
     condition_query,
     describe_condition,

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
-from portal.connector_types.haihai_kintone.customer.conditions import (
+from portal.connector_types.haihai_kintone.customer.condition_terms import (
     CHOICE_TYPES,
     DATE_DIRECTIONS,
     DATE_TYPES,
@@ -28,14 +28,16 @@ from portal.connector_types.haihai_kintone.customer.conditions import (
     MULTILINE_TYPES,
     NUMBER_TYPES,
     TEXT_TYPES,
-    ConditionError,
-    build_query,
     choice_options,
-    condition_query,
     date_value_kinds,
     month_day_choices,
     operators_for,
     weekday_choices,
+)
+from portal.connector_types.haihai_kintone.customer.conditions import (
+    ConditionError,
+    build_query,
+    condition_query,
 )
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
 from portal.connector_types.haihai_kintone.customer.section import (
