@@ -88,8 +88,9 @@ class ConnectorType:
     blueprints: Sequence[Blueprint] = ()  # browser routes of its settings (dialogs, checks)
     inbound: Sequence[Blueprint] = ()  # routes called from outside the browser session
     template_folder: Path | None = None
-    # seed_demo(session, connector, sandboxes) fills a demo connector of this type.
-    seed_demo: Callable[..., Any] | None = None
+    # demo_hooks: each process folder's configure_demo(ctx), run on the demo connector once its
+    # shared Steps are synced with the sandboxes' sample data (portal/demo_fixtures.py).
+    demo_hooks: Sequence[Callable[..., None]] = ()
     order: int = 0
 
     def section(self, key: str) -> Section:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from rq.job import Job, JobStatus
 
-from jobs.locks import BUSY_MESSAGE, lock_holder, lock_key
+from jobs.locks import lock_holder, lock_key
 from portal.models.runs import FAILED, RUNNING, SUCCEEDED
 from portal.queueing import newest_worker_heartbeat
 from portal.runs import messages
+from portal.runs.messages import BUSY_MESSAGE
 from tests.jobs import processes
 from tests.jobs.conftest import make_connector, wait_for
 

@@ -22,4 +22,5 @@ CONNECTOR_TYPE = ConnectorType(
     processes=tuple(p for folder in PROCESS_FOLDERS for p in folder.PROCESSES),
     load_config=load_config,
     blueprints=tuple(bp for folder in PROCESS_FOLDERS for bp in folder.BLUEPRINTS),
+    demo_hooks=tuple(folder.DEMO for folder in PROCESS_FOLDERS if folder.DEMO is not None),
 )

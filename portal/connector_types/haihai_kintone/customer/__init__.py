@@ -17,6 +17,7 @@ from portal.connector_types.haihai_kintone.customer.config import (
     CustomerSyncSetting,
     customer_settings,
 )
+from portal.connector_types.haihai_kintone.customer.demo import configure_demo
 from portal.connector_types.haihai_kintone.customer.handlers import run_from_plugin, run_numbered
 from portal.connector_types.haihai_kintone.customer.section import CustomerSyncSection
 from portal.connector_types.haihai_kintone.customer.views import bp as blueprint
@@ -24,6 +25,7 @@ from portal.connector_types.haihai_kintone.groups import SYNC_GROUP
 from portal.connector_types.registry import ProcessSpec
 
 SECTION = CustomerSyncSection()
+DEMO = configure_demo  # the demo connector's settings of this process
 BLUEPRINTS = (blueprint,)
 
 

@@ -12,11 +12,13 @@ from portal.connector_types.haihai_kintone.view_url.config import (
     ViewUrlSetting,
     view_url_setting,
 )
+from portal.connector_types.haihai_kintone.view_url.demo import configure_demo
 from portal.connector_types.haihai_kintone.view_url.section import ViewUrlSection
 from portal.connector_types.haihai_kintone.view_url.sync import run_view_url
 from portal.connector_types.registry import ProcessSpec
 
 SECTION = ViewUrlSection()
+DEMO = configure_demo  # the demo connector's settings of this process
 BLUEPRINTS = ()
 
 PROCESSES: tuple[ProcessSpec, ...] = (
