@@ -153,8 +153,7 @@ def run_sync(
     """Child process: run one 顧客情報連携 and send back the outcome and the wall time."""
     from portal.connector_types.haihai_kintone.customer.config import CustomerSyncSetting
     from portal.connector_types.haihai_kintone.customer.sync import run_customer_sync
-    from portal.integrations.haihai import HaihaiClient
-    from portal.integrations.kintone import KintoneClient
+    from portal.syncs.clients import haihai_client, kintone_client
     from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
 
     mappings = [FieldMapping("mail", "SINGLE_LINE_TEXT", "メール", "メールアドレス", True)]
@@ -176,14 +175,14 @@ def run_sync(
     )
     started = time.perf_counter()
     with (
-        KintoneClient(config.kintone.base_url, api_tokens=[token]) as kintone_client,
-        HaihaiClient(config.haihai.base_url, LOGIN_ID, TOKEN, allow_local=True) as haihai_client,
+        kintone_client(config.kintone) as kintone,
+        haihai_client(config.haihai, allow_local=True) as haihai,
     ):
         outcome = run_customer_sync(
             config,
             setting,
-            kintone_client=kintone_client,
-            haihai_client=haihai_client,
+            kintone_client=kintone,
+            haihai_client=haihai,
             first_poll=first_poll,
         )
     seconds = time.perf_counter() - started

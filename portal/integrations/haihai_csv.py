@@ -72,20 +72,6 @@ class CsvEncodeError(ValueError):
             f"cannot be encoded in {encoding.name}"
         )
 
-    @property
-    def user_message(self) -> str:
-        """Japanese text for the run log naming the row, the column and the character."""
-        label = "Shift_JIS" if self.encoding is CsvEncoding.SHIFT_JIS else self.encoding.name
-        if self.row == 0:
-            return (
-                f"項目名「{self.column}」に、{label}で送信できない文字"
-                f"「{self.char}」(U+{ord(self.char):04X})が含まれています。"
-            )
-        return (
-            f"{self.row}件目のデータの「{self.column}」に、{label}で送信できない文字"
-            f"「{self.char}」(U+{ord(self.char):04X})が含まれているため、この行は連携されません。"
-        )
-
 
 class CsvRowTooLargeError(ValueError):
     """A single row (with the header) is larger than the part limit, so no part can hold it."""
@@ -96,15 +82,6 @@ class CsvRowTooLargeError(ValueError):
         self.max_bytes = max_bytes
         super().__init__(
             f"row {row} needs {size} bytes with the header, more than the {max_bytes}-byte limit"
-        )
-
-    @property
-    def user_message(self) -> str:
-        """Japanese text for the run log naming the row."""
-        where = "ヘッダー行" if self.row == 0 else f"{self.row}件目のデータ"
-        return (
-            f"{where}が大きすぎるため（{self.size:,}バイト）、"
-            f"上限{self.max_bytes:,}バイトのCSVファイルに収まりません。"
         )
 
 

@@ -89,27 +89,3 @@ KINTONE_LABEL_RENAMED = (
     "kintone項目「{old}」の表示名が「{new}」に変更されました。"
     "連携設定の表示は自動的に更新されました。"
 )
-
-# Connection problems found by the sync buttons.
-KINTONE_AUTH = (
-    "kintone APIトークンが正しくありません。kintoneアプリの設定でAPIトークンを確認し、"
-    "「Step3. kintone連携設定」のkintone APIトークンを入力し直してください。"
-)
-KINTONE_APP_NOT_FOUND = (
-    "kintone アプリID「{app_id}」のアプリが見つかりません。kintone アプリIDを確認してください。"
-)
-KINTONE_NO_ACCESS = (
-    "kintone APIトークンにこのアプリへのアクセス権がありません。"
-    "APIトークンがアプリID「{app_id}」のアプリで発行されたものか確認してください。"
-)
-KINTONE_UNREACHABLE = "kintoneに接続できませんでした。kintoneサブドメイン名を確認し、時間を置いて再度実行してください。"
-KINTONE_OTHER = "kintoneでエラーが発生しました（{code}）。{message}"
-KINTONE_PERMISSIONS_MISSING = (
-    "kintone APIトークンに次のアクセス権がありません: {missing}。"
-    "kintoneアプリの設定でAPIトークンの「レコード閲覧」と「レコード編集」にチェックを入れ、"
-    "アプリを更新してください。"
-)
-KINTONE_PERMISSIONS_OK = (
-    "接続を確認しました。APIトークンに「レコード閲覧」「レコード編集」のアクセス権があります。"
-)
-PERMISSION_LABELS = {"view": "レコード閲覧", "add": "レコード追加", "edit": "レコード編集"}

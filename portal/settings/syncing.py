@@ -16,19 +16,24 @@ from werkzeug.datastructures import MultiDict
 
 from portal.integrations import haihai as haihai_api
 from portal.integrations import kintone as kintone_api
-from portal.integrations.retrying import RetryPolicy
+from portal.messages.haihai import haihai_message
+from portal.messages.kintone import (
+    kintone_message,
+    missing_permissions_message,
+    permissions_ok_message,
+    settings_step,
+)
 from portal.models.common import utcnow
 from portal.settings import messages as msg
 from portal.settings.haihai_drift import build_snapshot, diff_snapshots
 from portal.settings.sections import DriftEntry, SectionContext, sections_for
 from portal.settings.steps import parse_haihai_access, parse_kintone_access
+from portal.syncs.clients import INTERACTIVE, haihai_client, kintone_access, kintone_client
+from portal.syncs.config import HaihaiAccess
 from portal.syncs.kintone_schema import diff_fields
 
 log = logging.getLogger(__name__)
 
-# Interactive calls: a short timeout and one quick retry, so the page answers within seconds.
-INTERACTIVE_RETRY = RetryPolicy(attempts=2, base_delay=0.3, max_delay=1.0)
-INTERACTIVE_TIMEOUT = 15.0
 REQUIRED_PERMISSIONS = ("view", "edit")
 
 
@@ -72,37 +77,17 @@ class SyncReport:
 # --- kintone ---------------------------------------------------------------------------------
 
 
-def kintone_error_message(error: kintone_api.KintoneError, app_id: str) -> str:
-    """A Japanese message for a kintone failure seen while syncing or checking."""
-    if isinstance(error, kintone_api.KintoneAuthError):
-        return msg.KINTONE_AUTH
-    if isinstance(error, kintone_api.KintoneNotFoundError):
-        return msg.KINTONE_APP_NOT_FOUND.format(app_id=app_id)
-    if isinstance(error, kintone_api.KintonePermissionError):
-        return msg.KINTONE_NO_ACCESS.format(app_id=app_id)
-    if isinstance(error, kintone_api.KintoneNetworkError):
-        return msg.KINTONE_UNREACHABLE
-    return msg.KINTONE_OTHER.format(code=error.code, message=error.message)
-
-
 def permission_error(found: set[str]) -> str | None:
     """The missing-permission message for the customer app (閲覧 + 編集), or None."""
-    missing = [p for p in REQUIRED_PERMISSIONS if p not in found]
-    if not missing:
-        return None
-    return msg.KINTONE_PERMISSIONS_MISSING.format(
-        missing="、".join(f"「{msg.PERMISSION_LABELS[p]}」" for p in missing)
-    )
+    return missing_permissions_message(found, REQUIRED_PERMISSIONS)
 
 
-def _kintone_client(ctx: SectionContext, subdomain: str, token: str) -> kintone_api.KintoneClient:
-    template = ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE", "https://{subdomain}.cybozu.com")
-    return kintone_api.KintoneClient(
-        kintone_api.kintone_base_url(template, subdomain),
-        api_tokens=[token],
-        timeout=INTERACTIVE_TIMEOUT,
-        retry=INTERACTIVE_RETRY,
-    )
+def _kintone_client(
+    ctx: SectionContext, subdomain: str, app_id: str, token: str
+) -> kintone_api.KintoneClient:
+    template = ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE")
+    access = kintone_access(template, subdomain, app_id, token)
+    return kintone_client(access, profile=INTERACTIVE)
 
 
 def check_kintone_connection(ctx: SectionContext, form: MultiDict) -> str:
@@ -111,14 +96,14 @@ def check_kintone_connection(ctx: SectionContext, form: MultiDict) -> str:
     if errors:
         raise SyncInputInvalid(errors)
     try:
-        with _kintone_client(ctx, data.subdomain, data.api_token or "") as client:
+        with _kintone_client(ctx, data.subdomain, data.app_id, data.api_token or "") as client:
             found = client.probe_permissions(int(data.app_id))
     except kintone_api.KintoneError as error:
-        raise SyncFailed(kintone_error_message(error, data.app_id)) from error
+        raise SyncFailed(kintone_message(error, settings_step(data.app_id))) from error
     problem = permission_error(found)
     if problem:
         raise SyncFailed(problem)
-    return msg.KINTONE_PERMISSIONS_OK
+    return permissions_ok_message(REQUIRED_PERMISSIONS)
 
 
 def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
@@ -131,7 +116,7 @@ def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
         raise SyncInputInvalid(errors)
     app_id = int(data.app_id)
     try:
-        with _kintone_client(ctx, data.subdomain, data.api_token or "") as client:
+        with _kintone_client(ctx, data.subdomain, data.app_id, data.api_token or "") as client:
             properties = client.get_form_fields(app_id)
             app = client.get_app(app_id)
             permissions = client.probe_permissions(app_id)
@@ -139,7 +124,7 @@ def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
         log.info(
             "settings_kintone_sync_failed connector_id=%s code=%s", ctx.connector.id, error.code
         )
-        raise SyncFailed(kintone_error_message(error, data.app_id)) from error
+        raise SyncFailed(kintone_message(error, settings_step(data.app_id))) from error
 
     settings = ctx.settings
     previous = settings.kintone_fields
@@ -190,14 +175,8 @@ def sync_haihai(ctx: SectionContext, form: MultiDict) -> SyncReport:
         raise SyncInputInvalid(errors)
     allow_local = bool(ctx.app_config.get("HAIHAI_ALLOW_LOCAL_URLS"))
     try:
-        with haihai_api.HaihaiClient(
-            data.url,
-            data.login_id,
-            data.api_token or "",
-            timeout=INTERACTIVE_TIMEOUT,
-            retry=INTERACTIVE_RETRY,
-            allow_local=allow_local,
-        ) as client:
+        access = HaihaiAccess(data.url, data.login_id, data.api_token or "")
+        with haihai_client(access, allow_local=allow_local, profile=INTERACTIVE) as client:
             items = client.list_items()
             groups = client.list_groups()
             plans = client.list_step_plans()
@@ -211,7 +190,7 @@ def sync_haihai(ctx: SectionContext, form: MultiDict) -> SyncReport:
             ctx.connector.id,
             type(error).__name__,
         )
-        raise SyncFailed(error.user_message) from error
+        raise SyncFailed(haihai_message(error)) from error
 
     settings = ctx.settings
     previous = settings.haihai_snapshot

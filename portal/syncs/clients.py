@@ -1,16 +1,28 @@
-"""The kintone and 配配メール clients a sync run builds from the connector settings."""
+"""Every kintone and 配配メール client of the portal is built here, from typed access objects.
+
+Callers say what they need the client for (`RUN`: a sync run in a worker; `INTERACTIVE`: a
+button on the settings page that the user waits for) and, for runs, which daily budgets to
+charge. The profiles hold the timeouts and retry bounds that docs/decisions.md documents
+(「kintone・配配メールへの通信のタイムアウトと再試行」); nothing else in the portal picks them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from portal.integrations import haihai as haihai_api
+from portal.integrations import kintone as kintone_api
 from portal.integrations.haihai import HaihaiClient
-from portal.integrations.kintone import KintoneClient
+from portal.integrations.kintone import KintoneClient, kintone_base_url
 from portal.integrations.ledger import DailyLedger
-from portal.syncs.config import ConnectorConfig
+from portal.integrations.retrying import RetryPolicy
+from portal.syncs.config import ConnectorConfig, HaihaiAccess, KintoneAccess
 from portal.syncs.context import RunFailed
 
 # Shared by every sync handler so every process of an account draws from one budget.
 BUDGET_PREFIX = "portal:budget"
 HAIHAI_DAILY_CALLS = 240  # per API and account (配配メール's own limit)
+DEFAULT_KINTONE_TEMPLATE = "https://{subdomain}.cybozu.com"
 
 MSG_NO_KINTONE = (
     "kintone連携設定が完了していません。"
@@ -26,12 +38,111 @@ MSG_BAD_ACCESS = (
 )
 
 
+@dataclass(frozen=True)
+class CallProfile:
+    """Timeouts (seconds) and retry bounds of one kind of use."""
+
+    name: str
+    timeout: float  # waiting for each answer
+    connect_timeout: float  # opening each connection
+    kintone_retry: RetryPolicy
+    haihai_retry: RetryPolicy
+    import_timeout: float = 300.0  # waiting for the answer to one CSV upload (never retried)
+
+
+# A run: up to two timed-out attempts per call, no retry started after 60 s.
+RUN = CallProfile(
+    "run",
+    timeout=kintone_api.DEFAULT_TIMEOUT,
+    connect_timeout=kintone_api.DEFAULT_CONNECT_TIMEOUT,
+    kintone_retry=kintone_api.DEFAULT_RETRY,
+    haihai_retry=haihai_api.DEFAULT_RETRY,
+)
+# A settings-page button: one quick retry of fast failures, none after a timeout.
+_INTERACTIVE_RETRY = RetryPolicy(
+    attempts=2, base_delay=0.3, max_delay=1.0, max_timeouts=1, budget=10.0
+)
+INTERACTIVE = CallProfile(
+    "interactive",
+    timeout=15.0,
+    connect_timeout=5.0,
+    kintone_retry=_INTERACTIVE_RETRY,
+    haihai_retry=_INTERACTIVE_RETRY,
+)
+
+
+@dataclass(frozen=True)
+class Ledgers:
+    """The daily budgets a run's clients charge (None: not counted)."""
+
+    kintone: DailyLedger | None = None
+    haihai: DailyLedger | None = None
+
+
+def kintone_access(
+    template: str | None, subdomain: str, app_id: str, api_token: str
+) -> KintoneAccess:
+    """The access object of a kintone app; ValueError when the subdomain is malformed."""
+    base_url = kintone_base_url(template or DEFAULT_KINTONE_TEMPLATE, subdomain)
+    return KintoneAccess(base_url, subdomain, app_id, api_token)
+
+
+def kintone_client(
+    access: KintoneAccess, *, profile: CallProfile = RUN, ledger: DailyLedger | None = None
+) -> KintoneClient:
+    """A client of `access`'s domain with the profile's timeouts; ValueError when malformed."""
+    return KintoneClient(
+        access.base_url,
+        api_tokens=[access.api_token],
+        timeout=profile.timeout,
+        connect_timeout=profile.connect_timeout,
+        retry=profile.kintone_retry,
+        ledger=ledger,
+    )
+
+
+def haihai_client(
+    access: HaihaiAccess,
+    *,
+    allow_local: bool,
+    profile: CallProfile = RUN,
+    ledger: DailyLedger | None = None,
+) -> HaihaiClient:
+    """A client of `access`'s account with the profile's timeouts; ValueError when malformed.
+
+    `allow_local` accepts the sandbox's http://127.0.0.1 URLs (demo and tests).
+    """
+    return HaihaiClient(
+        access.base_url,
+        access.login_id,
+        access.api_token,
+        timeout=profile.timeout,
+        connect_timeout=profile.connect_timeout,
+        import_timeout=profile.import_timeout,
+        retry=profile.haihai_retry,
+        allow_local=allow_local,
+        ledger=ledger,
+    )
+
+
+def run_ledgers(redis_conn, *, kintone_daily_limit: int | None) -> Ledgers:
+    """The shared daily budgets of a run (kintone: refused above `kintone_daily_limit`, or only
+    counted when None; 配配メール: its own 240 calls per API)."""
+    if redis_conn is None:
+        return Ledgers()
+    return Ledgers(
+        kintone=DailyLedger(redis_conn, BUDGET_PREFIX, limit=kintone_daily_limit),
+        haihai=DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS),
+    )
+
+
 def make_sync_clients(
     config: ConnectorConfig,
     *,
     allow_local: bool,
     redis_conn=None,
     kintone_daily_limit: int | None = None,
+    profile: CallProfile = RUN,
 ) -> tuple[KintoneClient, HaihaiClient]:
     """The clients of `config` (daily budgets shared through Redis when given); RunFailed when
     the kintone or 配配メール access is missing or malformed."""
@@ -39,23 +150,14 @@ def make_sync_clients(
         raise RunFailed(MSG_NO_KINTONE, code="settings")
     if config.haihai is None:
         raise RunFailed(MSG_NO_HAIHAI, code="settings")
-    kintone_ledger = haihai_ledger = None
-    if redis_conn is not None:
-        kintone_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=kintone_daily_limit)
-        haihai_ledger = DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS)
+    ledgers = run_ledgers(redis_conn, kintone_daily_limit=kintone_daily_limit)
     try:
-        kintone = KintoneClient(
-            config.kintone.base_url, api_tokens=[config.kintone.api_token], ledger=kintone_ledger
-        )
+        kintone = kintone_client(config.kintone, profile=profile, ledger=ledgers.kintone)
     except ValueError as error:
         raise RunFailed(MSG_BAD_ACCESS, code="settings") from error
     try:
-        haihai = HaihaiClient(
-            config.haihai.base_url,
-            config.haihai.login_id,
-            config.haihai.api_token,
-            allow_local=allow_local,
-            ledger=haihai_ledger,
+        haihai = haihai_client(
+            config.haihai, allow_local=allow_local, profile=profile, ledger=ledgers.haihai
         )
     except BaseException as error:
         kintone.close()

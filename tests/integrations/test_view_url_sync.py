@@ -248,7 +248,7 @@ def test_wrong_kintone_token_ends_with_a_message_naming_step3(world, portal_app)
     )
     with pytest.raises(RunFailed) as failed:
         run_view_url(context(config))
-    assert failed.value.code == "kintone"
+    assert failed.value.code == "kintone_auth"
     assert "kintone APIトークンが正しくありません" in failed.value.message
     assert "Step3" in failed.value.message
 
@@ -258,7 +258,7 @@ def test_haihai_credentials_refused_end_with_the_clients_message(world, portal_a
     config = world.config(haihai=HaihaiAccess(f"{world.haihai}/{ACCOUNT}/", "u1", "bad"))
     with pytest.raises(RunFailed) as failed:
         run_view_url(context(config))
-    assert failed.value.code == "haihai"
+    assert failed.value.code == "haihai_auth"
     assert "ログインIDまたはAPIトークンが正しくありません" in failed.value.message
 
 
@@ -292,7 +292,7 @@ def test_a_refused_kintone_write_ends_in_error_with_partial_counts(world, portal
     )
     with pytest.raises(RunFailed) as failed:
         run_view_url(context(world.config()))
-    assert failed.value.code == "kintone"
+    assert failed.value.code == "kintone_write"
     assert "顧客閲覧URLを書き込めませんでした" in failed.value.message
     assert failed.value.total == 2500
     assert 0 <= failed.value.processed < 2500

@@ -17,6 +17,7 @@ from portal.integrations.haihai_csv import (
     CsvRowTooLargeError,
     split_csv_parts,
 )
+from portal.messages.haihai import csv_message
 
 HEADERS = ["メールアドレス", "お名前", "備考"]
 
@@ -75,8 +76,8 @@ def test_unencodable_character_is_reported_with_row_and_column_and_row_is_not_wr
         writer.add_row(["b@example.jp", "𠮷田", ""])
     error = caught.value
     assert (error.row, error.column, error.column_index, error.char) == (2, "お名前", 2, "𠮷")
-    assert "2件目" in error.user_message and "「お名前」" in error.user_message
-    assert "𠮷" in error.user_message and "Shift_JIS" in error.user_message
+    assert "2件目" in csv_message(error) and "「お名前」" in csv_message(error)
+    assert "𠮷" in csv_message(error) and "Shift_JIS" in csv_message(error)
     writer.add_row(["c@example.jp", "鈴木", ""])
     part = writer.finish()
     rows = read_rows(part.data, "cp932")
@@ -90,7 +91,7 @@ def test_unencodable_header_is_reported_as_such():
     with pytest.raises(CsvEncodeError) as caught:
         CsvPartWriter(["メールアドレス", "𠮷"], "shift_jis")
     assert caught.value.row == 0
-    assert caught.value.user_message.startswith("項目名「𠮷」に")
+    assert csv_message(caught.value).startswith("項目名「𠮷」に")
 
 
 def test_emoji_in_shift_jis_is_an_error_never_a_replacement():
@@ -177,7 +178,7 @@ def test_row_larger_than_a_part_is_refused():
     with pytest.raises(CsvRowTooLargeError) as caught:
         writer.add_row(["x" * 50])
     assert caught.value.row == 1 and caught.value.max_bytes == 20
-    assert caught.value.user_message.startswith("1件目のデータが大きすぎるため")
+    assert csv_message(caught.value).startswith("1件目のデータが大きすぎるため")
     with pytest.raises(CsvRowTooLargeError):
         CsvPartWriter(["a-very-long-header-name"], max_bytes=10)
 

@@ -19,10 +19,11 @@ from portal.integrations.haihai import (
     HaihaiValidationError,
     ImportMode,
     ImportOptions,
+    Op,
     StatusChange,
-    format_jst,
     next_jst_midnight,
 )
+from portal.messages.haihai import format_jst, haihai_message
 
 
 def test_register_defaults_are_valid():
@@ -76,10 +77,10 @@ def test_limit_message_says_which_api_and_when_it_resets_in_jst():
         "too many calls",
         resets_at=dt.datetime(2025, 1, 1, 15, 0, tzinfo=dt.UTC),
         limit=240,
-        api_label="CSV一括登録",
     )
+    error.operation, error.import_mode = Op.IMPORT, ImportMode.REGISTER
     assert error.code == 81404
-    assert error.user_message == (
+    assert haihai_message(error) == (
         "配配メールAPI（CSV一括登録）の1日あたりの実行回数の上限（240回）に達したため、処理を中止しました。"
         "実行回数は2025年01月02日 00:00（日本時間）にリセットされます。リセット後に再度実行してください。"
     )
@@ -97,7 +98,7 @@ def test_every_error_has_a_specific_japanese_message():
         HaihaiImportUncertainError("read timeout"),
         HaihaiError("odd", code=89999),
     ]
-    messages = [error.user_message for error in errors]
+    messages = [haihai_message(error) for error in errors]
     assert len(set(messages)) == len(messages)
     assert all(isinstance(error, HaihaiError) for error in errors)
     assert "ログインIDとAPIトークン" in messages[0]
@@ -112,6 +113,6 @@ def test_every_error_has_a_specific_japanese_message():
 
 def test_plan_error_names_feature_and_plan_when_known():
     error = HaihaiPlanError("plan not allowed", code=81402)
-    error.feature, error.required_plan = "Web来訪の取得", "Bridgeプラン"
-    assert error.user_message.startswith("Web来訪の取得は、ご契約中の配配メールのプランでは")
-    assert "Bridgeプランが必要です" in error.user_message
+    error.operation = Op.VISIT_LOG
+    assert haihai_message(error).startswith("Web来訪の取得は、ご契約中の配配メールのプランでは")
+    assert "Bridgeプランが必要です" in haihai_message(error)

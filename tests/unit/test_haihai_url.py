@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.integrations.haihai import URL_FORMAT_MESSAGE, HaihaiAccountUrl, parse_haihai_url
+from portal.integrations.haihai import HaihaiAccountUrl, HaihaiUrlError, parse_haihai_url
+from portal.settings import messages as msg
 
 MESSAGE = (
     "正しい配配メールURLではありません。https://xxxx.hm-f.jp/mXXXXX/の形式で入力してください。"
@@ -53,10 +54,11 @@ def test_production_urls_are_accepted_and_normalised(url, host, key):
         "http://127.0.0.1:5000/m12345/",  # local only with allow_local
     ],
 )
-def test_everything_else_is_refused_with_the_manuals_message(url):
-    with pytest.raises(ValueError) as caught:
+def test_everything_else_is_refused_and_the_page_shows_the_manuals_message(url):
+    with pytest.raises(HaihaiUrlError):
         parse_haihai_url(url)
-    assert str(caught.value) == MESSAGE == URL_FORMAT_MESSAGE
+    # The client carries no wording; Step2 shows the manual's sentence for this error.
+    assert msg.HAIHAI_URL_FORMAT == MESSAGE
 
 
 def test_non_string_is_refused():

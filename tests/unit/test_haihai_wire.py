@@ -6,30 +6,25 @@ import datetime as dt
 
 import pytest
 
-from portal.integrations.haihai import (
-    JST,
-    ImportStatus,
-    _csv_error,
-    _remaining_estimate,
-    _reset_header,
-    _wire_time,
-)
+from portal.integrations.haihai import JST, ImportStatus
+from portal.integrations.haihai.client import _remaining_estimate
+from portal.integrations.haihai.transport import csv_error, reset_header, wire_time
 
 
 def test_wire_time_is_jst_wall_clock_and_rounds_exclusive_ends_up():
     moment = dt.datetime(2025, 1, 1, 3, 4, 5, 500, tzinfo=dt.UTC)
-    assert _wire_time(moment) == "2025-01-01 12:04:05"
-    assert _wire_time(moment, ceil=True) == "2025-01-01 12:04:06"
-    assert _wire_time(moment.replace(microsecond=0), ceil=True) == "2025-01-01 12:04:05"
+    assert wire_time(moment) == "2025-01-01 12:04:05"
+    assert wire_time(moment, ceil=True) == "2025-01-01 12:04:06"
+    assert wire_time(moment.replace(microsecond=0), ceil=True) == "2025-01-01 12:04:05"
     with pytest.raises(ValueError):
-        _wire_time(dt.datetime(2025, 1, 1))
+        wire_time(dt.datetime(2025, 1, 1))
 
 
 def test_reset_header_accepts_epoch_and_jst_text():
     midnight = dt.datetime(2025, 4, 1, tzinfo=JST)
-    assert _reset_header(str(int(midnight.timestamp()))) == midnight
-    assert _reset_header("2025-04-01 00:00:00") == midnight
-    assert _reset_header(None) is None
+    assert reset_header(str(int(midnight.timestamp()))) == midnight
+    assert reset_header("2025-04-01 00:00:00") == midnight
+    assert reset_header(None) is None
 
 
 @pytest.mark.parametrize(
@@ -41,9 +36,9 @@ def test_reset_header_accepts_epoch_and_jst_text():
 )
 def test_csv_error_body_is_recognised_in_utf8_and_shift_jis(body):
     expected = (81401, "ログインIDまたはAPIトークンが正しくありません")
-    assert _csv_error(body.encode("utf-8")) == expected
-    assert _csv_error(body.encode("cp932")) == expected
-    assert _csv_error(b'"email","state"\r\n') is None
+    assert csv_error(body.encode("utf-8")) == expected
+    assert csv_error(body.encode("cp932")) == expected
+    assert csv_error(b'"email","state"\r\n') is None
 
 
 def status(processed, total=1000):

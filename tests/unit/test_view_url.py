@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from portal.connector_types.haihai_kintone.view_url.sync import kintone_failure, planned_update
+from portal.connector_types.haihai_kintone.view_url.sync import planned_update
 from portal.integrations.kintone import (
     KintoneAuthError,
     KintoneNetworkError,
@@ -12,6 +12,7 @@ from portal.integrations.kintone import (
     KintoneValidationError,
 )
 from portal.integrations.ledger import BudgetExceeded
+from portal.messages.kintone import kintone_message, view_url_step
 
 URLS = {
     "taro@example.jp": "https://a.hm-f.jp/m1/view/1-abc",
@@ -52,6 +53,10 @@ def test_unknown_blank_or_differently_cased_local_parts_are_left_alone():
     assert planned_update(record(5, None), "mail", "url", URLS) is None
     assert planned_update(record(6, "hanako@example.jp"), "mail", "url", URLS) is None
     assert planned_update({"$id": {"value": "8"}}, "mail", "url", URLS) is None
+
+
+def kintone_failure(error, app_id):
+    return kintone_message(error, view_url_step(app_id))
 
 
 def test_kintone_failures_name_what_to_fix():

@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
 from portal.db import session_scope
+from portal.messages import kintone as kintone_msg
 from portal.models.settings import ConnectorSettings
 from portal.settings import messages as msg
 from tests.support.settings_env import SUBDOMAIN, field_error, text_of
@@ -624,4 +625,4 @@ def test_check_explains_a_kintone_refusal(env):
         row_.kintone_api_token = "WrongToken0000000000000000000000000000000"
         session.add(row_)
     html = env.post("/customer/1/conditions/check", page_form(env)).get_data(as_text=True)
-    assert msg.KINTONE_AUTH in text_of(html)
+    assert kintone_msg.AUTH in text_of(html)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 
 from portal.db import session_scope
+from portal.messages import kintone as kintone_msg
 from portal.models import Account
 from portal.models.settings import ConnectorSettings
 from portal.settings import messages as msg
@@ -138,7 +141,7 @@ def _sync_error(response) -> str:
     html = response.get_data(as_text=True)
     marker = 'id="haihai-sync-error">'
     start = html.index(marker) + len(marker)
-    return html[start : html.index("<", start)]
+    return unescape(html[start : html.index("<", start)])
 
 
 def test_haihai_bad_token_is_explained_next_to_the_button(env):
@@ -190,25 +193,32 @@ def _kintone_error(response, element: str = "kintone-sync-error") -> str:
     html = response.get_data(as_text=True)
     marker = f'id="{element}">'
     start = html.index(marker) + len(marker)
-    return html[start : html.index("<", start)]
+    return unescape(html[start : html.index("<", start)])
 
 
 def test_kintone_bad_token_is_explained(env):
     response = env.post("/kintone-sync", env.access_form(kintone_api_token="WrongToken1"))
-    assert _kintone_error(response) == msg.KINTONE_AUTH
+    assert _kintone_error(response) == kintone_msg.AUTH
     assert env.stored().kintone_fields is None
 
 
 def test_kintone_token_of_another_app_is_explained(env):
     # kintone answers GAIA_NO01 when a token is used for an app it was not issued for.
     response = env.post("/kintone-sync", env.access_form(kintone_app_id="999"))
-    assert _kintone_error(response) == msg.KINTONE_NO_ACCESS.format(app_id="999")
+    assert _kintone_error(response) == (
+        "kintone APIトークンに、kintoneアプリ（アプリID: 999）の必要なアクセス権がありません。"
+        "APIトークンがこのアプリで発行されたものか確認し、kintoneアプリの設定 > APIトークンで"
+        "「レコード閲覧」と「レコード編集」のアクセス権を付与して、アプリを更新してください。"
+    )
 
 
 def test_kintone_unreachable_host_is_explained(env):
     env.app.config["KINTONE_BASE_URL_TEMPLATE"] = f"http://127.0.0.1:{free_port()}/{{subdomain}}"
     response = env.post("/kintone-sync", env.access_form())
-    assert _kintone_error(response) == msg.KINTONE_UNREACHABLE
+    assert _kintone_error(response) == (
+        "kintoneに接続できませんでした。「Step3. kintone連携設定」のkintoneサブドメイン名が"
+        "正しいか確認し、時間を置いて再度実行してください。"
+    )
 
 
 def test_kintone_sync_and_check_name_the_missing_edit_permission(
@@ -216,7 +226,11 @@ def test_kintone_sync_and_check_name_the_missing_edit_permission(
 ):
     env = make_env(app, client, kintone_sandbox, haihai_sandbox, permissions=("view",))
     response = env.post("/kintone-sync", env.access_form())
-    expected = msg.KINTONE_PERMISSIONS_MISSING.format(missing="「レコード編集」")
+    expected = (
+        "kintone APIトークンに次のアクセス権がありません: 「レコード編集」。"
+        "kintoneアプリの設定でAPIトークンの「レコード閲覧」と「レコード編集」にチェックを入れ、"
+        "アプリを更新してください。"
+    )
     assert _kintone_error(response, "kintone-permission-error") == expected
     # The fields were still read: a token without edit can be fixed later in kintone.
     assert env.stored().kintone_fields
@@ -226,7 +240,9 @@ def test_kintone_sync_and_check_name_the_missing_edit_permission(
 
 def test_kintone_check_confirms_view_and_edit(env):
     response = env.post("/kintone-check", env.access_form())
-    assert _kintone_error(response, "kintone-check-ok") == msg.KINTONE_PERMISSIONS_OK
+    assert _kintone_error(response, "kintone-check-ok") == (
+        "接続を確認しました。APIトークンに「レコード閲覧」「レコード編集」のアクセス権があります。"
+    )
     assert env.stored().kintone_fields is None  # the check stores nothing
 
 

@@ -19,8 +19,10 @@ from portal.integrations.haihai import (
     HaihaiUnavailableError,
     ImportMode,
     ImportOptions,
+    Op,
 )
 from portal.integrations.ledger import DailyLedger
+from portal.messages.haihai import haihai_message
 from sandbox.serve import free_port
 
 from .conftest import ACCOUNT
@@ -41,7 +43,7 @@ def test_server_daily_limit_raises_limit_error_with_reset_time_and_is_not_retrie
     assert error.code == 81404 and error.http_status == 429 and not error.local
     assert error.resets_at == dt.datetime(2025, 4, 1, 0, 0, tzinfo=JST)
     assert error.limit == 2
-    assert error.user_message == (
+    assert haihai_message(error) == (
         "配配メールAPI（配信グループの取得）の1日あたりの実行回数の上限（2回）に達したため、処理を中止しました。"
         "実行回数は2025年04月01日 00:00（日本時間）にリセットされます。リセット後に再度実行してください。"
     )
@@ -58,7 +60,7 @@ def test_import_buckets_are_separate_for_register_delete_and_state_change(admin,
     client.import_csv(CSV, ImportOptions())
     with pytest.raises(HaihaiLimitError) as caught:
         client.import_csv(CSV, ImportOptions(overwrite=True))
-    assert "CSV一括登録" in caught.value.user_message
+    assert "CSV一括登録" in haihai_message(caught.value)
     assert client.import_csv(DELETE_CSV, ImportOptions(mode=ImportMode.DELETE))
     assert client.import_csv(DELETE_CSV, ImportOptions(mode=ImportMode.STOP, group_id="1"))
     assert len(admin.jobs()) == 3
@@ -78,8 +80,8 @@ def test_two_clients_share_one_ledger_and_stop_before_sending(admin, make_client
     error = caught.value
     assert error.local and error.limit == 3 and error.used == 3
     assert error.resets_at == dt.datetime(2031, 7, 1, 0, 0, tzinfo=JST)
-    assert "2031年07月01日 00:00（日本時間）" in error.user_message
-    assert "配信グループの取得" in error.user_message
+    assert "2031年07月01日 00:00（日本時間）" in haihai_message(error)
+    assert "配信グループの取得" in haihai_message(error)
     assert admin.calls("GetGroupList") == 3
     bucket = f"127.0.0.1:{first.account.port}/{ACCOUNT}:GetGroupList"
     assert ledger.used(bucket) == 3
@@ -94,7 +96,9 @@ def test_ledger_counts_imports_in_the_bucket_of_their_mode(admin, make_client, r
     client.import_csv(CSV, ImportOptions())
     with pytest.raises(HaihaiLimitError) as caught:
         client.import_csv(CSV, ImportOptions())
-    assert caught.value.local and caught.value.api_label == "CSV一括登録"
+    assert caught.value.local
+    assert (caught.value.operation, caught.value.import_mode) == (Op.IMPORT, ImportMode.REGISTER)
+    assert "（CSV一括登録）" in haihai_message(caught.value)
     client.import_csv(DELETE_CSV, ImportOptions(mode=ImportMode.DELETE))
     assert admin.calls("ScheduleCsvImport") == 2
 
@@ -141,7 +145,7 @@ def test_bad_credentials_raise_auth_error_without_retry(admin, make_client, logi
     with pytest.raises(HaihaiAuthError) as caught:
         client.list_items()
     assert caught.value.code == 81401 and caught.value.http_status == 401
-    assert "ログインIDとAPIトークン" in caught.value.user_message
+    assert "ログインIDとAPIトークン" in haihai_message(caught.value)
     assert admin.calls("GetDatabaseItemList") == 1
 
 
@@ -157,7 +161,7 @@ def test_ip_allowlist_refusal(admin, client):
     with pytest.raises(HaihaiIpRefusedError) as caught:
         client.list_groups()
     assert caught.value.code == 81403
-    assert "API IPアドレス制限" in caught.value.user_message
+    assert "API IPアドレス制限" in haihai_message(caught.value)
     assert admin.calls("GetGroupList") == 1
     admin.patch_account(ip_allowlist=["192.0.2.10", "127.0.0.1"])
     assert len(client.list_groups()) == 2
@@ -168,8 +172,10 @@ def test_plan_gating_names_the_feature_and_the_plan(admin, client):
     with pytest.raises(HaihaiPlanError) as visit:
         list(client.iter_events(EventKind.VISIT, *WINDOW))
     assert visit.value.code == 81402
-    assert (visit.value.feature, visit.value.required_plan) == ("Web来訪の取得", "Bridgeプラン")
-    assert visit.value.user_message.startswith("Web来訪の取得は、ご契約中の配配メールのプランでは")
+    assert visit.value.operation is Op.VISIT_LOG
+    assert haihai_message(visit.value).startswith(
+        "Web来訪の取得は、ご契約中の配配メールのプランでは"
+    )
     with pytest.raises(HaihaiPlanError):
         client.list_forms()
     with pytest.raises(HaihaiPlanError):
@@ -179,7 +185,7 @@ def test_plan_gating_names_the_feature_and_the_plan(admin, client):
     admin.patch_account(plan="light")
     with pytest.raises(HaihaiPlanError) as cv:
         list(client.iter_events(EventKind.CV, *WINDOW))
-    assert "スタンダードプラン以上が必要です" in cv.value.user_message
+    assert "スタンダードプラン以上が必要です" in haihai_message(cv.value)
     assert list(client.iter_events(EventKind.OPEN, *WINDOW)) == []
     assert list(client.iter_events(EventKind.DOWNLOAD, *WINDOW)) == []
 
@@ -188,7 +194,7 @@ def test_forms_need_an_admin_login(admin, client):
     admin.patch_user(is_admin=False)
     with pytest.raises(HaihaiPlanError) as caught:
         client.list_forms()
-    assert "管理者権限のあるログインID" in caught.value.user_message
+    assert "管理者権限のあるログインID" in haihai_message(caught.value)
     assert client.list_groups()
 
 
@@ -203,7 +209,7 @@ def test_persistent_server_errors_end_in_unavailable_after_the_retries(admin, cl
     with pytest.raises(HaihaiUnavailableError) as caught:
         client.list_groups()
     assert caught.value.http_status == 503 and caught.value.code == 81500
-    assert "HTTP 503" in caught.value.user_message
+    assert "HTTP 503" in haihai_message(caught.value)
     assert admin.calls("GetGroupList") == 3
 
 
@@ -212,7 +218,7 @@ def test_server_error_on_import_is_never_resent(admin, client):
     with pytest.raises(HaihaiImportUncertainError) as caught:
         client.import_csv(CSV, ImportOptions())
     assert caught.value.http_status == 500
-    assert "一括登録・削除の処理結果" in caught.value.user_message
+    assert "一括登録・削除の処理結果" in haihai_message(caught.value)
     assert admin.calls("ScheduleCsvImport") == 1
 
 
@@ -249,7 +255,7 @@ def test_unreachable_host_is_unavailable_and_a_refused_import_is_retried_safely(
     with pytest.raises(HaihaiUnavailableError) as caught:
         client.list_groups()
     assert not caught.value.maybe_delivered and caught.value.http_status is None
-    assert "接続できませんでした" in caught.value.user_message
+    assert "接続できませんでした" in haihai_message(caught.value)
     with pytest.raises(HaihaiUnavailableError) as upload:
         client.import_csv(CSV, ImportOptions())
     # Nothing reached a server, so this is a plain outage, not an uncertain import.
@@ -261,20 +267,20 @@ def test_unknown_account_key_is_not_found(admin, make_client, haihai_sandbox):
     client = make_client(base_url=f"{haihai_sandbox}/m99999/")
     with pytest.raises(HaihaiNotFoundError) as caught:
         client.list_groups()
-    assert "配配メールURL" in caught.value.user_message
+    assert "配配メールURL" in haihai_message(caught.value)
 
 
 def test_client_refuses_production_style_check_for_local_url_without_flag(haihai_sandbox):
-    from portal.integrations.haihai import HaihaiClient
+    from portal.integrations.haihai import HaihaiClient, HaihaiUrlError
 
-    with pytest.raises(ValueError, match="正しい配配メールURLではありません"):
+    with pytest.raises(HaihaiUrlError):
         HaihaiClient(f"{haihai_sandbox}/{ACCOUNT}/", "sync-user", "token")
 
 
 def test_csv_mode_error_body_of_the_sandbox_is_understood(admin, haihai_sandbox):
     import requests
 
-    from portal.integrations.haihai import _csv_error
+    from portal.integrations.haihai.transport import csv_error
 
     response = requests.post(
         f"{haihai_sandbox}/{ACCOUNT}/",
@@ -283,4 +289,4 @@ def test_csv_mode_error_body_of_the_sandbox_is_understood(admin, haihai_sandbox)
         timeout=10,
     )
     assert response.status_code == 401
-    assert _csv_error(response.content) == (81401, "ログインIDまたはAPIトークンが正しくありません")
+    assert csv_error(response.content) == (81401, "ログインIDまたはAPIトークンが正しくありません")

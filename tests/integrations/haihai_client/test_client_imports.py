@@ -8,16 +8,19 @@ import pytest
 
 from portal.integrations.haihai import (
     DeliveryState,
+    HaihaiEmptyPartError,
     HaihaiImportFailedError,
     HaihaiImportTimeoutError,
     HaihaiNotFoundError,
+    HaihaiPartTooLargeError,
     HaihaiValidationError,
     ImportMode,
     ImportOptions,
     ReportOption,
     StatusChange,
 )
-from portal.integrations.haihai_csv import CsvEncoding, CsvPartWriter
+from portal.integrations.haihai_csv import MAX_PART_BYTES, CsvEncoding, CsvPartWriter
+from portal.messages.haihai import haihai_message
 
 from .conftest import USER_MAIL
 
@@ -291,7 +294,7 @@ def test_file_in_another_encoding_than_declared_is_refused_and_not_counted(admin
     with pytest.raises(HaihaiValidationError) as caught:
         client.import_csv(data, ImportOptions(encoding=CsvEncoding.UTF8))
     assert caught.value.code == 81422
-    assert "UTF-8" in caught.value.user_message
+    assert "UTF-8" in haihai_message(caught.value)
     assert admin.jobs() == []
     assert "ScheduleCsvImport/register" not in admin.stats()["usage_today"]
 
@@ -307,15 +310,17 @@ def test_unknown_column_and_unknown_group_are_refused(admin, client):
         client.import_csv(
             csv_bytes([["a@example.jp", "", "", "東京都"]]), ImportOptions(group_id="99")
         )
-    assert missing.value.code == 81410 and "99" in missing.value.user_message
+    assert missing.value.code == 81410 and "99" in haihai_message(missing.value)
     assert admin.calls("ScheduleCsvImport") == 2
     assert admin.jobs() == []
 
 
 def test_oversized_or_empty_part_is_refused_before_sending(admin, client):
-    with pytest.raises(HaihaiValidationError, match="15MB"):
+    with pytest.raises(HaihaiPartTooLargeError) as too_large:
         client.import_csv(b"x" * (15 * 1024 * 1024 + 1), ImportOptions())
-    with pytest.raises(HaihaiValidationError):
+    assert (too_large.value.size, too_large.value.limit) == (15 * 1024 * 1024 + 1, MAX_PART_BYTES)
+    assert "15MB" in haihai_message(too_large.value)
+    with pytest.raises(HaihaiEmptyPartError):
         client.import_csv(b"", ImportOptions())
     assert admin.calls("ScheduleCsvImport") == 0
 
@@ -388,7 +393,7 @@ def test_wait_for_import_gives_up_after_max_wait(admin, make_client):
     assert caught.value.job_id == job_id and caught.value.state == "queued"
     assert clock.now == pytest.approx(60.0)
     assert admin.calls("GetImportResult") == 5
-    assert job_id in caught.value.user_message and "1分以内" in caught.value.user_message
+    assert job_id in haihai_message(caught.value) and "1分以内" in haihai_message(caught.value)
 
 
 def test_failed_job_raises_with_its_result(admin, make_client):
@@ -403,4 +408,4 @@ def test_failed_job_raises_with_its_result(admin, make_client):
     with pytest.raises(HaihaiImportFailedError) as caught:
         client.wait_for_import(job_id, first_poll=61)
     assert caught.value.result.state == "failed"
-    assert job_id in caught.value.user_message
+    assert job_id in haihai_message(caught.value)

@@ -58,12 +58,8 @@ from portal.connector_types.haihai_kintone.customer.values import (
 )
 from portal.integrations.haihai import (
     DeliveryState,
-    HaihaiAuthError,
     HaihaiError,
     HaihaiImportUncertainError,
-    HaihaiLimitError,
-    HaihaiNotFoundError,
-    HaihaiUnavailableError,
     ImportMode,
     ImportOptions,
     ImportResult,
@@ -78,16 +74,19 @@ from portal.integrations.haihai_csv import (
     CsvPartWriter,
     CsvRowTooLargeError,
 )
-from portal.integrations.kintone import (
-    KintoneAuthError,
-    KintoneError,
-    KintoneFilterAbortedError,
-    KintoneNetworkError,
-    KintoneNotFoundError,
-    KintonePermissionError,
-    KintoneServerError,
-    KintoneThrottledError,
-    KintoneValidationError,
+from portal.integrations.kintone import KintoneError
+from portal.messages.haihai import (
+    IMPORT_REPORT,
+    csv_message,
+    csv_row_refusal,
+    haihai_error_code,
+    haihai_message,
+)
+from portal.messages.kintone import (
+    TOO_MUCH_DATA,
+    customer_sync_step,
+    kintone_error_code,
+    kintone_message,
 )
 from portal.syncs.config import ConnectorConfig, FieldMapping
 
@@ -96,18 +95,9 @@ log = logging.getLogger(__name__)
 MAX_DETAIL_LINES = 1000
 # kintone stops a `like` / `not like` filter at this many hits and answers a partial result.
 LIKE_HIT_LIMIT = 100_000
-TOO_MUCH_DATA_MESSAGE = (
-    "kintone から取得するデータの量が多すぎるため、処理が中断されました。"
-    "連携条件を見直してください。"
-    "（「次のキーワードを含む」「次のキーワードを含まない」の条件に該当するレコードが"
-    "10万件以上あると、kintoneが絞り込みを途中で打ち切ります。）"
-)
 _STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _LIKE = re.compile(r"\blike\b", re.I)
-REPORT_HINT = (
-    "配配メールの[レポート] > [レポートメニュー] > [一括登録・削除の処理結果]で"
-    "取り込み結果を確認してください。"
-)
+REPORT_HINT = f"{IMPORT_REPORT}で取り込み結果を確認してください。"
 _REPORTS = {
     "never": ReportOption.NONE,
     "always": ReportOption.ALWAYS,
@@ -154,10 +144,10 @@ class CustomerSyncOutcome:
 class CustomerSyncError(Exception):
     """A 顧客情報連携 run failed; `message` is the specific Japanese sentence for 「エラー詳細」.
 
-    `code` classifies the failure: settings, kintone_auth, kintone_permission, kintone_app,
-    kintone_field, kintone_query, kintone_too_many, kintone_busy, kintone_network,
-    kintone_error, haihai_auth, haihai_limit, haihai_target, haihai_network, haihai_error. `parts_sent` and `job_ids` say what had already been
-    sent to 配配メール when it failed (the message says so too).
+    `code` classifies the failure: settings, kintone_field, kintone_too_many, or a code of
+    `portal.messages.kintone.kintone_error_code` / `portal.messages.haihai.haihai_error_code`
+    (kintone_auth, kintone_timeout, haihai_server, …). `parts_sent` and `job_ids` say what had
+    already been sent to 配配メール when it failed (the message says so too).
     """
 
     code = "failed"
@@ -407,75 +397,6 @@ def _check_mapping(mapping: FieldMapping, properties: Mapping[str, Any]) -> None
 
 
 # --------------------------------------------------------------------------------------------
-# Error translation
-
-
-def kintone_error_message(error: KintoneError, app_id: str) -> tuple[str, str]:
-    """(code, Japanese message) for a kintone failure of a 顧客情報連携 run."""
-    if isinstance(error, KintoneAuthError):
-        return (
-            "kintone_auth",
-            "kintoneのAPIトークンが正しくありません。「Step3. kintone連携設定」のkintone APIトークンを"
-            "確認してください。kintoneでAPIトークンを再生成・削除した場合や、APIトークンの追加後に"
-            "アプリを更新していない場合にも発生します。",
-        )
-    if isinstance(error, KintonePermissionError):
-        return (
-            "kintone_permission",
-            "kintoneのAPIトークンに必要なアクセス権がありません。kintoneアプリの設定 > APIトークンで"
-            "「レコード閲覧」のアクセス権を付与し、アプリを更新してください。",
-        )
-    if isinstance(error, KintoneNotFoundError) and error.code == "GAIA_AP01":
-        return (
-            "kintone_app",
-            f"kintoneアプリ（アプリID: {app_id}）が見つかりません。アプリが削除されていないか、"
-            "「Step3. kintone連携設定」のkintone アプリIDが正しいか確認してください。",
-        )
-    if isinstance(error, KintoneValidationError):
-        return (
-            "kintone_query",
-            "kintoneが連携条件による絞り込みを受け付けませんでした"
-            f"（{error.code}: {error.message}）。連携条件を確認してください。",
-        )
-    if isinstance(error, KintoneThrottledError):
-        return (
-            "kintone_busy",
-            "kintoneへのアクセスが集中しているため、データを取得できませんでした。"
-            "時間を置いて再度実行してください。",
-        )
-    if isinstance(error, KintoneNetworkError):
-        return (
-            "kintone_network",
-            "kintoneに接続できませんでした。「Step3. kintone連携設定」のkintoneサブドメイン名が"
-            "正しいか確認し、時間を置いて再度実行してください。",
-        )
-    if isinstance(error, KintoneServerError):
-        status = f"（HTTP {error.status}）" if error.status else ""
-        return (
-            "kintone_error",
-            f"kintoneでエラーが発生しました{status}。時間を置いて再度実行してください。",
-        )
-    return (
-        "kintone_error",
-        f"kintoneでエラーが発生しました（{error.code}: {error.message}）。"
-        "時間を置いて再度実行しても解消しない場合は、サポートにご連絡ください。",
-    )
-
-
-def haihai_error_code(error: HaihaiError) -> str:
-    """Short classification of a 配配メール failure."""
-    if isinstance(error, HaihaiAuthError):
-        return "haihai_auth"
-    if isinstance(error, HaihaiLimitError):
-        return "haihai_limit"
-    if isinstance(error, HaihaiNotFoundError):
-        return "haihai_target"
-    if isinstance(error, HaihaiUnavailableError):
-        return "haihai_network"
-    return "haihai_error"
-
-
-# --------------------------------------------------------------------------------------------
 # The run
 
 
@@ -604,17 +525,11 @@ def run_customer_sync(
         ) from error
 
     def kintone_failure(error: KintoneError, **counts: int) -> CustomerSyncError:
-        code, message = kintone_error_message(error, config.kintone.app_id)
-        if isinstance(error, KintoneFilterAbortedError):
-            # kintone cut a keyword search short; sending the partial result would be wrong.
-            return KintoneAccessError(TOO_MUCH_DATA_MESSAGE, code="kintone_too_many", **counts)
-        if error.code == "GAIA_IQ11":
-            code = "kintone_field"
-            message = (
-                "連携条件または連携項目に指定したkintoneのフィールドが存在しません"
-                f"（{error.message}）。「kintone項目の同期」を行い、設定を確認してください。"
-            )
-        return KintoneAccessError(message, code=code, **counts)
+        # A keyword search kintone cut short (too many hits) is refused: sending the partial
+        # result would be wrong.
+        step = customer_sync_step(config.kintone.app_id)
+        message = kintone_message(error, step)
+        return KintoneAccessError(message, code=kintone_error_code(error, step), **counts)
 
     # 1. The fields this run needs must still exist (checked before reading any record).
     try:
@@ -681,11 +596,14 @@ def run_customer_sync(
         if state.total >= like_hit_limit and uses_like(query):
             # kintone cut the keyword search short: the result is incomplete, and sending it
             # (worse: stopping everyone "missing" from it) would be wrong.
-            raise KintoneAccessError(
-                TOO_MUCH_DATA_MESSAGE, code="kintone_too_many", total=state.total
-            )
+            raise KintoneAccessError(TOO_MUCH_DATA, code="kintone_too_many", total=state.total)
         report(0, state.total)
-        writer = CsvPartWriter(converter.headers, encoding, max_part_bytes)
+        try:
+            writer = CsvPartWriter(converter.headers, encoding, max_part_bytes)
+        except (CsvEncodeError, CsvRowTooLargeError) as error:
+            raise CustomerSyncSettingsError(
+                f"{csv_message(error)}「Step4. 連携項目設定」の配配メール項目名を確認してください。"
+            ) from error
         keys = array("Q") if plan.needs_keys else None
         read = 0
         try:
@@ -821,16 +739,10 @@ def _add_record(
         return writer.add_row(row)
     except CsvEncodeError as error:
         state.refused_with_address = True
-        state.add_error(
-            f"{_record_label(record, position)}（{email}）: 「{error.column}」に"
-            f"{'Shift_JIS' if error.encoding is CsvEncoding.SHIFT_JIS else error.encoding.name}"
-            f"で送信できない文字「{error.char}」(U+{ord(error.char):04X})が含まれているため連携しませんでした"
-        )
-    except CsvRowTooLargeError:
+        state.add_error(f"{_record_label(record, position)}（{email}）: {csv_row_refusal(error)}")
+    except CsvRowTooLargeError as error:
         state.refused_with_address = True
-        state.add_error(
-            f"{_record_label(record, position)}（{email}）: データが大きすぎるため連携しませんでした"
-        )
+        state.add_error(f"{_record_label(record, position)}（{email}）: {csv_row_refusal(error)}")
     return None
 
 
@@ -857,7 +769,7 @@ def _sent_sentence(sender: _Sender) -> str:
 
 
 def _haihai_message(error: HaihaiError, part_number: int, sender: _Sender) -> str:
-    base = error.user_message
+    base = haihai_message(error)
     if isinstance(error, HaihaiImportUncertainError):
         base += f"（{part_number}番目のCSVファイルの送信中）"
     if sender.parts_sent:

@@ -48,14 +48,11 @@ from portal.connector_types.haihai_kintone.customer.section import (
 from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.integrations import kintone as kintone_api
+from portal.messages.kintone import conditions_step, kintone_message
 from portal.settings import messages as msg
 from portal.settings import service
 from portal.settings.sections import SectionContext, section_for
-from portal.settings.syncing import (
-    INTERACTIVE_RETRY,
-    INTERACTIVE_TIMEOUT,
-    kintone_error_message,
-)
+from portal.syncs.clients import INTERACTIVE, kintone_access, kintone_client
 from portal.web.htmx import hx_response
 
 log = logging.getLogger(__name__)
@@ -270,13 +267,13 @@ def count_matching(ctx: SectionContext, query: str) -> int:
     s = ctx.settings
     if not (s.kintone_subdomain and s.kintone_app_id and s.kintone_api_token):
         raise RuntimeError(MSG_KINTONE_NOT_READY)
-    template = ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE", "https://{subdomain}.cybozu.com")
-    with kintone_api.KintoneClient(
-        kintone_api.kintone_base_url(template, s.kintone_subdomain),
-        api_tokens=[s.kintone_api_token],
-        timeout=INTERACTIVE_TIMEOUT,
-        retry=INTERACTIVE_RETRY,
-    ) as client:
+    access = kintone_access(
+        ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE"),
+        s.kintone_subdomain,
+        s.kintone_app_id,
+        s.kintone_api_token,
+    )
+    with kintone_client(access, profile=INTERACTIVE) as client:
         _records, total = client.get_records(
             int(s.kintone_app_id), f"{query} limit 1".strip(), ["$id"], total_count=True
         )
@@ -309,5 +306,6 @@ def conditions_check(connector_id: str, number: int):
         log.info(
             "settings_conditions_check_failed connector_id=%s code=%s", connector_id, error.code
         )
-        result["error"] = kintone_error_message(error, ctx.settings.kintone_app_id)
+        step = conditions_step(ctx.settings.kintone_app_id)
+        result["error"] = kintone_message(error, step)
     return render_template("settings/_conditions_check.html", **result)

@@ -18,18 +18,10 @@ from typing import Any
 
 from portal.connector_types.haihai_kintone.view_url.config import view_url_setting
 from portal.integrations.haihai import HaihaiClient, HaihaiError
-from portal.integrations.kintone import (
-    KintoneAuthError,
-    KintoneClient,
-    KintoneError,
-    KintoneNetworkError,
-    KintoneNotFoundError,
-    KintonePermissionError,
-    KintoneServerError,
-    KintoneThrottledError,
-    KintoneValidationError,
-)
+from portal.integrations.kintone import KintoneClient, KintoneError
 from portal.integrations.ledger import BudgetExceeded
+from portal.messages.haihai import haihai_error_code, haihai_message
+from portal.messages.kintone import kintone_error_code, kintone_message, view_url_step
 from portal.syncs.clients import MSG_NO_HAIHAI, MSG_NO_KINTONE, make_sync_clients
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
@@ -189,52 +181,6 @@ def sync_view_urls(
     )
 
 
-# --- error messages ------------------------------------------------------------------------
-
-
-def kintone_failure(error: KintoneError | BudgetExceeded, app_id: str) -> str:
-    """A Japanese message telling the user what to fix for a kintone failure."""
-    if isinstance(error, BudgetExceeded):
-        return (
-            f"kintoneアプリ（アプリID: {app_id}）の1日あたりのAPIリクエスト数の上限に達したため、"
-            "処理を中止しました。翌日以降に再度実行してください。"
-        )
-    if isinstance(error, KintoneAuthError):
-        return (
-            "kintone APIトークンが正しくありません。"
-            "「Step3. kintone連携設定」のkintone APIトークンを確認してください。"
-        )
-    if isinstance(error, KintonePermissionError):
-        return (
-            "kintone APIトークンに必要なアクセス権がありません。"
-            "kintoneアプリの設定でAPIトークンに「レコード閲覧」と「レコード編集」の権限を付与し、"
-            "アプリを更新してください。"
-        )
-    if isinstance(error, KintoneNotFoundError):
-        return (
-            f"kintoneアプリ（アプリID: {app_id}）が見つかりません。"
-            "「Step3. kintone連携設定」のkintone アプリIDを確認してください。"
-        )
-    if isinstance(error, KintoneValidationError):
-        field = f"「{error.field_code}」" if error.field_code else ""
-        record = f"（レコード番号: {error.record_id}）" if error.record_id else ""
-        return (
-            f"kintoneのフィールド{field}に顧客閲覧URLを書き込めませんでした{record}: {error.message} "
-            "連携先のkintone項目の設定（文字数制限・リンクの種類など）を確認してください。"
-        )
-    if isinstance(error, KintoneThrottledError):
-        return "kintoneへの同時アクセスが多すぎるため、処理を中止しました。時間を置いて再度実行してください。"
-    if isinstance(error, KintoneNetworkError | KintoneServerError):
-        return (
-            "kintoneに接続できませんでした。「Step3. kintone連携設定」のサブドメイン名を確認し、"
-            "時間を置いて再度実行してください。"
-        )
-    return (
-        f"kintoneでエラーが発生しました（{error.code}）。"
-        "時間を置いて再度実行しても解消しない場合は、サポートにご連絡ください。"
-    )
-
-
 # --- the run handler -----------------------------------------------------------------------
 
 
@@ -259,16 +205,17 @@ def run_view_url(context: RunContext) -> RunOutcome:
     try:
         result = sync_view_urls(config, kintone=kintone, haihai=haihai, progress=context.progress)
     except (KintoneError, BudgetExceeded) as error:
+        step = view_url_step(config.kintone.app_id)
         raise RunFailed(
-            kintone_failure(error, config.kintone.app_id),
-            code="kintone",
+            kintone_message(error, step),
+            code=kintone_error_code(error, step),
             processed=getattr(error, "processed", None),
             total=getattr(error, "total", None),
         ) from error
     except HaihaiError as error:
         raise RunFailed(
-            error.user_message,
-            code="haihai",
+            haihai_message(error),
+            code=haihai_error_code(error),
             processed=getattr(error, "processed", None),
             total=getattr(error, "total", None),
         ) from error
