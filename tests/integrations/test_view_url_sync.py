@@ -296,3 +296,21 @@ def test_a_refused_kintone_write_ends_in_error_with_partial_counts(world, portal
     assert "顧客閲覧URLを書き込めませんでした" in failed.value.message
     assert failed.value.total == 2500
     assert 0 <= failed.value.processed < 2500
+
+
+def test_a_kintone_server_error_is_reported_as_such_not_as_unreachable(world, portal_app):
+    # Issue #14: a 5xx used to read 「kintoneに接続できませんでした…サブドメイン名…」.
+    world.add_customers(["a@example.jp"])
+    world.add_records([{"mail": {"value": "a@example.jp"}}])
+    world.post(
+        world.kintone,
+        "config",
+        {"faults": [{"path": "/k/v1/app/form/fields.json", "status": 500, "times": 100}]},
+    )
+    with pytest.raises(RunFailed) as failed:
+        run_view_url(context(world.config()))
+    assert failed.value.code == "kintone_server"
+    assert failed.value.message == (
+        "kintoneでサーバーエラーが発生しました（HTTP 500）。時間を置いて再度実行してください。"
+    )
+    assert world.records()[0]["url"]["value"] == ""
