@@ -8,9 +8,13 @@ import time
 
 import pytest
 
+from portal.connector_types.haihai_kintone.customer.sync import (
+    HaihaiAccessError,
+    KintoneAccessError,
+    run_customer_sync,
+)
 from portal.integrations.retrying import RetryPolicy
 from portal.syncs.clients import CallProfile, make_sync_clients
-from portal.syncs.customer_sync import HaihaiAccessError, KintoneAccessError, run_customer_sync
 from tests.integrations.test_customer_sync import World, kintone_record, setting
 
 # The RUN profile's shape at test scale: two timed-out attempts at most, a retry budget.

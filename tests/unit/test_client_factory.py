@@ -9,7 +9,6 @@ import pytest
 
 from portal.integrations import haihai as haihai_api
 from portal.integrations import kintone as kintone_api
-from portal.runs.context import RunFailed
 from portal.syncs.clients import (
     INTERACTIVE,
     RUN,
@@ -19,6 +18,7 @@ from portal.syncs.clients import (
     make_sync_clients,
 )
 from portal.syncs.config import ConnectorConfig, HaihaiAccess, KintoneAccess
+from portal.syncs.context import RunFailed
 
 KINTONE = KintoneAccess("https://example.cybozu.com", "example", "3", "token")
 HAIHAI = HaihaiAccess("https://a03.hm-f.jp/m12345/", "user", "token")
