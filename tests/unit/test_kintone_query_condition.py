@@ -81,7 +81,7 @@ def test_query_options_are_refused(text):
         "email ! 1",
         "email == 1",
         "email in 1",
-        'email like 1',
+        "email like 1",
         "email is blank",
         "email = UNKNOWN_FUNCTION()",
         "email = TODAY",
