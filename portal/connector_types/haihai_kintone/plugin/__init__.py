@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from portal.connector_types.haihai_kintone.plugin.api import bp as api_blueprint
+from portal.connector_types.haihai_kintone.plugin.downloads import bp as downloads_blueprint
 
 INBOUND = (api_blueprint,)
-BLUEPRINTS = ()
+BLUEPRINTS = (downloads_blueprint,)
