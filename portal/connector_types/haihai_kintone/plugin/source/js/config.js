@@ -208,5 +208,8 @@
     history.back();
   });
   form.addEventListener("submit", save);
+  settingsBox.addEventListener("change", function () {
+    showError("hai2-settings-error", "");
+  });
   if (stored.portalUrl) checkConnection(true);
 })(kintone.$PLUGIN_ID);
