@@ -77,6 +77,8 @@ def load_config(instance_path: str) -> dict:
         "PLUGIN_RUN_STARTS_PER_TOKEN": os.environ.get(
             "PLUGIN_RUN_STARTS_PER_TOKEN", "10 per minute"
         ),
+        # Node.js runs @kintone/plugin-packer when Setup.zip is first downloaded.
+        "NODE_BINARY": os.environ.get("NODE_BINARY", "node"),
         "ASSETS_FOLDER": os.environ.get(
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),

@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlmodel import select
 
-from portal.auth.testing import create_account, sign_in
+from tests.support.accounts import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Connector, Run
 from portal.models.customer_syncs import CustomerSyncRow

@@ -6,7 +6,7 @@ import io
 import re
 import zipfile
 
-from portal.auth.testing import create_account, sign_in
+from tests.support.accounts import create_account, sign_in
 from portal.connector_types.haihai_kintone.plugin import package
 from portal.db import session_scope
 from portal.models import Connector
