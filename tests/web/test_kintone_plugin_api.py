@@ -15,7 +15,6 @@ import pytest
 import redis
 from sqlmodel import select
 
-from tests.support.accounts import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Connector, Run
 from portal.models.customer_syncs import CustomerSyncRow
@@ -23,6 +22,7 @@ from portal.models.runs import PLUGIN, QUEUED, SUCCEEDED
 from portal.models.settings import ConnectorSettings
 from portal.settings.service import issue_plugin_token
 from tests.jobs.conftest import redis_url_with_db
+from tests.support.accounts import create_account, sign_in
 
 PLUGIN_REDIS_DB = 12
 BASE = "/inbound/kintone-plugin/v1"
@@ -499,3 +499,26 @@ def test_requests_per_address_are_limited(app, call, connector, tight_limits):
     tokens = [make_connector(app, f"HC01{n:02d}", app_id="8")[1] for n in range(3)]
     answers = [call("GET", "/connection?app=8", tokens[n % 3]).status_code for n in range(9)]
     assert answers == [200] * 8 + [429]
+
+
+# --- Redis unreachable -------------------------------------------------------------------------
+
+
+def test_unreachable_redis_answers_503_and_creates_nothing(app_config, connector, address):
+    """Limits and the start lock live in Redis: without it nothing is started, the answer says so."""
+    from portal import create_app
+
+    connector_id, token = connector
+    broken = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    try:
+        response = broken.test_client().post(
+            f"{BASE}/runs",
+            json={"app": "8", "setting": 1, "condition": ""},
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        assert response.status_code == 503
+        assert "一時的にリクエストを処理できません" in error_of(response)["message"]
+        assert runs_of(broken, connector_id) == []
+    finally:
+        broken.extensions["db_engine"].dispose()

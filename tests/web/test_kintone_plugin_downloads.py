@@ -6,10 +6,10 @@ import io
 import re
 import zipfile
 
-from tests.support.accounts import create_account, sign_in
 from portal.connector_types.haihai_kintone.plugin import package
 from portal.db import session_scope
 from portal.models import Connector
+from tests.support.accounts import create_account, sign_in
 
 
 def test_login_page_offers_setup_zip(client):

@@ -16,6 +16,7 @@ from flask import current_app, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
 from portal.connector_types.haihai_kintone.plugin import service
+from portal.connector_types.loading import load_connector_config
 from portal.db import get_session
 from portal.inbound import (
     InboundError,
@@ -26,7 +27,7 @@ from portal.inbound import (
 )
 from portal.models.connectors import HAIHAI_KINTONE
 from portal.models.settings import ConnectorSettings
-from portal.settings.service import load_connector_config, verify_plugin_token
+from portal.settings.service import verify_plugin_token
 
 URL_PREFIX = "/inbound/kintone-plugin/v1"
 PER_TOKEN = "PLUGIN_RATE_LIMIT_PER_TOKEN"
