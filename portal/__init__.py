@@ -46,6 +46,7 @@ def _init_extensions(app: Flask) -> None:
     from portal import db
     from portal.crypto import init_app as init_crypto
     from portal.extensions import csrf, login_manager
+    from portal.inbound import init_app as init_inbound
     from portal.web import htmx
     from portal.web.templating import init_app as init_templating
 
@@ -54,6 +55,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     htmx.init_app(app)
+    init_inbound(app)
     init_templating(app)
 
 

@@ -64,6 +64,21 @@ def load_config(instance_path: str) -> dict:
         # Number of reverse proxies in front of the web process whose X-Forwarded-* to trust.
         "PROXY_FIX_HOPS": int(os.environ.get("PROXY_FIX_HOPS", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Rate limits of inbound endpoints (the kintone plugin), in Flask-Limiter's notation.
+        "INBOUND_RATE_LIMIT_PER_ADDRESS": os.environ.get(
+            "INBOUND_RATE_LIMIT_PER_ADDRESS", "600 per minute"
+        ),
+        "INBOUND_AUTH_FAILURES_PER_ADDRESS": os.environ.get(
+            "INBOUND_AUTH_FAILURES_PER_ADDRESS", "30 per 10 minutes"
+        ),
+        "PLUGIN_RATE_LIMIT_PER_TOKEN": os.environ.get(
+            "PLUGIN_RATE_LIMIT_PER_TOKEN", "240 per minute"
+        ),
+        "PLUGIN_RUN_STARTS_PER_TOKEN": os.environ.get(
+            "PLUGIN_RUN_STARTS_PER_TOKEN", "10 per minute"
+        ),
+        # Node.js runs @kintone/plugin-packer when Setup.zip is first downloaded.
+        "NODE_BINARY": os.environ.get("NODE_BINARY", "node"),
         "ASSETS_FOLDER": os.environ.get(
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),

@@ -108,7 +108,7 @@ def _ensure_demo_connector(kintone_template: str, haihai_url: str, seeds: dict) 
 def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
     """Start sandboxes, web, worker and scheduler in the foreground; Ctrl-C stops everything."""
     from portal import migrate
-    from portal.demo_fixtures import seed_sandboxes
+    from portal.demo_fixtures import DEMO_SUBDOMAIN, seed_sandboxes
     from portal.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 
     busy = [p for p in (port, kintone_port, haihai_port) if _port_in_use(p)]
@@ -176,6 +176,10 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
         click.echo(f"  login:    {DEMO_CONNECTOR_ID}")
         click.echo(f"  {login_line}")
         click.echo(f"  kintone sandbox: {kintone_url}   配配メール sandbox: {haihai_url}/")
+        click.echo(
+            "  kintone plugin: import Setup.zip's plugin at "
+            f"{kintone_url}/{DEMO_SUBDOMAIN}/k/admin/system/plugin/"
+        )
         click.echo("  Ctrl-C stops everything.")
         while True:
             for name, process in processes:

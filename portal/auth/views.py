@@ -24,6 +24,7 @@ from portal.auth.forms import LoginForm, PasswordChangeForm
 from portal.auth.passwords import problem_messages
 from portal.db import get_session
 from portal.extensions import login_manager
+from portal.inbound import is_inbound
 from portal.models.accounts import Account
 from portal.web.htmx import full_page_redirect, hx_response, is_htmx
 from portal.web.templating import format_jp_datetime
@@ -84,7 +85,11 @@ def unauthorized() -> Response:
 @bp.before_app_request
 def enforce_session_rules() -> Response | None:
     """End idle sessions and keep accounts with a pending password change on that page."""
-    if request.blueprint in _SESSIONLESS_BLUEPRINTS or request.endpoint is None:
+    if (
+        request.blueprint in _SESSIONLESS_BLUEPRINTS
+        or is_inbound(request.blueprint)
+        or request.endpoint is None
+    ):
         return None
     if not current_user.is_authenticated:
         return None

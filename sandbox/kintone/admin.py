@@ -27,6 +27,7 @@ from sandbox.kintone.store import (
     Token,
     Txn,
     User,
+    View,
 )
 from sandbox.kintone.values import RecordWriter, WriteContext
 
@@ -397,6 +398,73 @@ def reset(state: State) -> dict:
     """POST /_sandbox/reset: forget everything and restore default knobs."""
     state.reset()
     return {}
+
+
+# -- screens: views and plugins -------------------------------------------------------------------
+
+
+def create_view(state: State, body: dict) -> dict:
+    """POST /_sandbox/views: a record-list view `{name, filterCond?, sort?}` of an app."""
+    from sandbox.kintone.query import parse
+
+    app = _app(state, body)
+    domain = _domain(state, body)
+    name = str(_require(body, "name"))
+    condition = str(body.get("filterCond") or "").strip()
+    sort = str(body.get("sort") or "$id desc").strip()
+    try:
+        parsed = parse(f"{condition} order by {sort}".strip())
+    except KintoneError:
+        raise AdminError(400, "'filterCond' or 'sort' is not a valid query") from None
+    if parsed.limit is not None or parsed.offset is not None:
+        raise AdminError(400, "a view has no limit/offset")
+    views = domain.views.setdefault(app.id, [])
+    view = View(id=max([v.id for v in views], default=5519999) + 1, name=name)
+    view.filter_cond, view.sort = condition, sort
+    views.append(view)
+    return {"id": str(view.id)}
+
+
+def add_plugin_to_app(state: State, body: dict) -> dict:
+    """POST /_sandbox/plugins/app: add an imported plugin `id` to an app."""
+    app = _app(state, body)
+    domain = _domain(state, body)
+    plugin_id = str(_require(body, "id"))
+    if plugin_id not in domain.plugins:
+        raise AdminError(404, f"plugin {plugin_id} is not imported")
+    added = domain.app_plugins.setdefault(app.id, [])
+    if plugin_id not in added:
+        added.append(plugin_id)
+    return {}
+
+
+def plugins_json(state: State, args: dict) -> dict:
+    """GET /_sandbox/plugins?subdomain=: plugins, the apps they are on, configs, proxy configs."""
+    domain = _domain(state, args)
+    return {
+        "plugins": [
+            {
+                "id": plugin.id,
+                "name": plugin.name,
+                "version": plugin.version,
+                "apps": [
+                    {
+                        "app": str(app_id),
+                        "config": domain.plugin_configs.get((app_id, plugin.id), {}),
+                        "proxyConfigs": [
+                            {"method": method, "url": url, **entry}
+                            for (method, url), entry in domain.proxy_configs.get(
+                                (app_id, plugin.id), {}
+                            ).items()
+                        ],
+                    }
+                    for app_id, ids in domain.app_plugins.items()
+                    if plugin.id in ids
+                ],
+            }
+            for plugin in domain.plugins.values()
+        ]
+    }
 
 
 def load_data(state: State, data: dict) -> None:

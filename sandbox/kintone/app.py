@@ -18,6 +18,8 @@ from werkzeug.wrappers import Request, Response
 from sandbox.kintone import admin
 from sandbox.kintone.api import KNOWN_ENDPOINTS, ROUTES, Auth, Call, RawBody
 from sandbox.kintone.errors import MESSAGES, KintoneError, coded, msg, new_error_id
+from sandbox.kintone.plugins import PluginPackageError, read_package
+from sandbox.kintone.screens import Screens, is_screen, session_user
 from sandbox.kintone.store import ADMINISTRATOR, Domain, Fault, State
 
 _REST_PATH = re.compile(
@@ -76,8 +78,8 @@ def request_language(request: Request, default: str) -> str:
     return "ja" if best.startswith("ja") else "en"
 
 
-def authenticate(request: Request, domain: Domain) -> Auth:
-    """Password beats tokens; no credentials -> 401 CB_AU01."""
+def authenticate(request: Request, domain: Domain, state: State) -> Auth:
+    """Password beats tokens, tokens beat a screen's session; no credentials -> 401 CB_AU01."""
     header = request.headers.get("X-Cybozu-Authorization")
     if header:
         try:
@@ -108,6 +110,9 @@ def authenticate(request: Request, domain: Domain) -> Auth:
                 raise coded(400, "GAIA_DA03")
             tokens[token.app] = token.permissions
         return Auth(ADMINISTRATOR, False, tokens)
+    if session_user(state, domain, request) is not None:
+        # kintone.api from a screen: the browser's session (cookie) signs the call in.
+        return Auth(ADMINISTRATOR, True)
     raise coded(401, "CB_AU01")
 
 
@@ -116,6 +121,7 @@ class KintoneSandbox:
 
     def __init__(self, data: dict | None = None) -> None:
         self.state = State()
+        self.screens = Screens(self.state)
         self.initial_data = data
         if data:
             admin.load_data(self.state, data)
@@ -125,6 +131,8 @@ class KintoneSandbox:
         try:
             if request.path.startswith("/_sandbox/"):
                 response = self.admin(request)
+            elif is_screen(request.path):
+                response = self.screens(request)
             else:
                 response = self.rest(request)
         finally:
@@ -155,6 +163,8 @@ class KintoneSandbox:
     def _admin(self, request: Request, name: str) -> Response:
         method = request.method
         state = self.state
+        if (method, name) == ("POST", "plugins"):
+            return self._admin_plugin_import(request)
         try:
             body = self._admin_body(request)
             args = request.args.to_dict()
@@ -180,6 +190,12 @@ class KintoneSandbox:
                     result = admin.set_config(state, body)
                 elif (method, name) == ("GET", "config"):
                     result = admin.config_json(state)
+                elif (method, name) == ("POST", "views"):
+                    result = admin.create_view(state, body)
+                elif (method, name) == ("POST", "plugins/app"):
+                    result = admin.add_plugin_to_app(state, body)
+                elif (method, name) == ("GET", "plugins"):
+                    result = admin.plugins_json(state, args)
                 elif (method, name) == ("GET", "stats"):
                     result = admin.stats(state, args)
                 elif (method, name) == ("POST", "stats/reset"):
@@ -192,6 +208,24 @@ class KintoneSandbox:
         except KintoneError as exc:
             return Response(_dumps(exc.body("en")), exc.status, content_type="application/json")
         return Response(payload, 200, content_type="application/json; charset=utf-8")
+
+    def _admin_plugin_import(self, request: Request) -> Response:
+        """POST /_sandbox/plugins?subdomain=…: import the plugin zip in the body."""
+        subdomain = request.args.get("subdomain", "")
+        if not subdomain:
+            return Response(_dumps({"error": "'subdomain' is required"}), 400)
+        try:
+            plugin = read_package(request.get_data())
+        except PluginPackageError as error:
+            return Response(
+                json.dumps({"error": error.message}, ensure_ascii=False),
+                400,
+                content_type="application/json; charset=utf-8",
+            )
+        with self.state.lock:
+            self.state.domain(subdomain).plugins[plugin.id] = plugin
+        body = {"id": plugin.id, "name": plugin.name, "version": plugin.version}
+        return Response(_dumps(body), 200, content_type="application/json; charset=utf-8")
 
     @staticmethod
     def _admin_body(request: Request) -> dict:
@@ -316,7 +350,7 @@ class KintoneSandbox:
             raise coded(404, "GAIA_NF01")
         state = self.state
         with state.lock:
-            auth = authenticate(request, domain)
+            auth = authenticate(request, domain, state)
             params, files = _params(request)
             self._count_daily(domain, endpoint, params)
             call = Call(state, domain, guest, params, auth, files=files, headers=headers)

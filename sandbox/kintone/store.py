@@ -376,6 +376,14 @@ class Domain:
         self.calls: Counter[str] = Counter()
         self.daily: Counter[tuple[str, int]] = Counter()
         self.running = 0
+        # Screens (sandbox/kintone/screens.py): browser sessions, list views, plugins.
+        self.sessions: set[str] = set()
+        self.views: dict[int, list[View]] = {}
+        self.plugins: dict[str, Any] = {}  # plugin id -> sandbox.kintone.plugins.Plugin
+        self.app_plugins: dict[int, list[str]] = {}  # app id -> plugin ids added to it
+        self.plugin_configs: dict[tuple[int, str], dict[str, str]] = {}
+        # (app, plugin) -> {(method, url): {"headers": {...}, "data": {...}}} (setProxyConfig)
+        self.proxy_configs: dict[tuple[int, str], dict[tuple[str, str], dict]] = {}
 
     def new_app_id(self, wanted: int | None = None) -> int:
         """Allocate an app id (a fixed one when `wanted`)."""
@@ -383,6 +391,16 @@ class Domain:
             wanted = self.next_app_id
         self.next_app_id = max(self.next_app_id, wanted + 1)
         return wanted
+
+
+@dataclass
+class View:
+    """A record-list view of an app: its filter condition and sort (no columns or charts)."""
+
+    id: int
+    name: str
+    filter_cond: str = ""
+    sort: str = "$id desc"
 
 
 @dataclass

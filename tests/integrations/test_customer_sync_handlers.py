@@ -179,6 +179,18 @@ def test_plugin_run_without_a_setting_number_fails(sandboxes):
         handlers.run_from_plugin(context(config, CUSTOMER_PLUGIN, params={"setting": "9"}))
 
 
+@pytest.mark.parametrize("query", ['area in ("西") order by $id', "limit 1", "a in (LOGINUSER())"])
+def test_plugin_run_refuses_a_query_that_is_not_a_pure_condition(sandboxes, query):
+    """However the run was created, order by / limit never reach the read."""
+    config, _ = sandboxes
+    with pytest.raises(RunFailed) as raised:
+        handlers.run_from_plugin(
+            context(config, CUSTOMER_PLUGIN, params={"setting": 1, "query": query})
+        )
+    assert raised.value.code == "settings"
+    assert "条件" in raised.value.message
+
+
 def test_local_urls_are_refused_unless_allowed(sandboxes):
     config, _ = sandboxes
     with pytest.raises(RunFailed, match="接続先の設定が正しくありません"):

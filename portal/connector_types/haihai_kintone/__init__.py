@@ -1,12 +1,13 @@
 """The 配配メール-kintone connector type: Steps 1–4 shared, one folder per process.
 
 Adding a process to this type: create its folder (PROCESSES, SECTION, BLUEPRINTS) and list it in
-PROCESS_FOLDERS below. See docs/extending.md.
+PROCESS_FOLDERS below. See docs/extending.md. The kintone plugin (its package, downloads and
+inbound endpoint) lives in `plugin/`; it starts the `customer_plugin` process of `customer/`.
 """
 
 from __future__ import annotations
 
-from portal.connector_types.haihai_kintone import customer, view_url
+from portal.connector_types.haihai_kintone import customer, plugin, view_url
 from portal.connector_types.haihai_kintone.config import load_config
 from portal.connector_types.registry import ConnectorType
 from portal.models.connectors import HAIHAI_KINTONE
@@ -21,6 +22,10 @@ CONNECTOR_TYPE = ConnectorType(
     sections=(*SHARED_SECTIONS, *(folder.SECTION for folder in PROCESS_FOLDERS)),
     processes=tuple(p for folder in PROCESS_FOLDERS for p in folder.PROCESSES),
     load_config=load_config,
-    blueprints=tuple(bp for folder in PROCESS_FOLDERS for bp in folder.BLUEPRINTS),
+    blueprints=(
+        *(bp for folder in PROCESS_FOLDERS for bp in folder.BLUEPRINTS),
+        *plugin.BLUEPRINTS,
+    ),
+    inbound=plugin.INBOUND,
     demo_hooks=tuple(folder.DEMO for folder in PROCESS_FOLDERS if folder.DEMO is not None),
 )

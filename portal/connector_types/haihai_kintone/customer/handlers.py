@@ -23,6 +23,7 @@ from portal.integrations.kintone import KintoneClient
 from portal.syncs.clients import make_sync_clients
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
+from portal.syncs.kintone_query import ConditionRejected, check_condition
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +119,16 @@ def run_from_plugin(context: RunContext) -> RunOutcome:
             "連携設定画面とプラグインの設定を確認してください。",
             code="settings",
         )
-    query = context.params.get("query")
+    # Checked when the plugin's request arrived; checked again so that no other way of creating
+    # a run (the CLI, a stored row) can smuggle order by / limit into the read.
+    try:
+        query = check_condition(context.params.get("query")).text
+    except ConditionRejected as rejected:
+        raise RunFailed(rejected.message, code="settings") from None
     return execute(
         context,
         setting,
-        query_override=str(query or ""),
+        query_override=query,
         allow_local=context.allow_local_urls,
         redis_conn=context.redis,
     )
