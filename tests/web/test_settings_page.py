@@ -63,9 +63,9 @@ def test_page_shows_steps_in_order_with_the_manual_labels(env):
         "保存",
     ):
         assert label in page, label
-    # The setup download belongs to another part of the portal: no button for it here.
-    assert "kintone プラグインのセットアップ" not in page
-    assert "ダウンロード" not in page
+    # Step1 offers the plugin's Setup.zip beside the token (manual Step1).
+    assert "kintone プラグインのセットアップ" in page
+    assert 'id="plugin-setup-download"' in html
     assert html.count('id="settings-save"') == 1
 
 
