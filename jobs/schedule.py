@@ -89,4 +89,11 @@ def dispatch_due(now: str | None = None) -> list[str]:
             continue
         created.append(run_id)
     record_dispatch(moment)
+    try:
+        from jobs.queues import get_redis
+        from jobs.retention import enqueue_purge_if_due
+
+        enqueue_purge_if_due(get_redis())
+    except Exception:  # noqa: BLE001 - retention must never stop timed runs
+        log.exception("enqueueing the run purge failed")
     return created
