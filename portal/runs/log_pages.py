@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, String, false, func, literal, select, tuple_
 from sqlmodel import Session, col
 
 from portal.models import Connector, Run
@@ -80,11 +80,18 @@ class LogPage:
         return f"{self.total:,}+" if self.total_is_lower_bound else f"{self.total:,}"
 
 
-def _scope(account_id: int, connector_id: str | None) -> list[ColumnElement[bool]]:
-    conditions = [col(Run.account_id) == account_id]
-    if connector_id:
-        conditions.append(col(Run.connector_id) == connector_id)
-    return conditions
+def _scope(session: Session, account_id: int, connector_id: str | None):
+    """The WHERE conditions of the log: one index's leading column, nothing else."""
+    if not connector_id:
+        return [col(Run.account_id) == account_id]
+    owner = session.execute(
+        select(Connector.account_id).where(col(Connector.id) == connector_id)
+    ).scalar_one_or_none()
+    if owner != account_id:
+        return [false()]  # another account's connector: an empty log, never its runs
+    # The connector alone, not "account AND connector": PostgreSQL would multiply the two
+    # selectivities as if independent and pick a bitmap AND over both indexes plus a sort.
+    return [col(Run.connector_id) == connector_id]
 
 
 def _key_of(session: Session, run_id: str | None, scope) -> tuple | None:
@@ -182,7 +189,7 @@ def log_page(
     `start` is the id of the page's first run (next page, refresh); `after` the id of the run
     just below the wanted page (previous page). Unknown keys fall back to the page number.
     """
-    scope = _scope(account_id, connector_id)
+    scope = _scope(session, account_id, connector_id)
     page = max(1, page)
     if after:
         key = _key_of(session, after, scope)

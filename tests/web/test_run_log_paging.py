@@ -223,3 +223,16 @@ def test_every_query_of_a_log_page_reads_runs_through_an_index_in_order(app, sig
                 assert "SCAN runs" not in plan and "TEMP B-TREE" not in plan, (statement, plan)
             else:
                 assert "Seq Scan on runs" not in plan and "Sort" not in plan, (statement, plan)
+
+
+def test_the_query_never_pages_another_accounts_connector(app, account):
+    from portal.db import get_session
+    from portal.runs.log_pages import log_page
+
+    stranger = create_account(app, "HC0099")
+    foreign = add_connector(app, stranger.id, "他社")
+    add_runs(app, foreign, 4)
+    with app.app_context():
+        page = log_page(get_session(), account.id, connector_id=foreign)
+        assert (page.rows, page.total, page.has_next) == ([], 0, False)
+        assert len(log_page(get_session(), stranger.id, connector_id=foreign).rows) == 4
