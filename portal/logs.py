@@ -114,6 +114,8 @@ def configure_logging(level: str | None = None, log_format: str | None = None) -
         root.addHandler(handler)
     handler.setFormatter(make_formatter(log_format))
     root.setLevel(chosen_level)
+    # Alembic announces each of its plugins whenever a process loads the migration scripts.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for name, patterns in CHATTY_LINES.items():
         logger = logging.getLogger(name)
         if not any(isinstance(f, DemoteFilter) for f in logger.filters):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, false, func, literal, select, tuple_
+from sqlalchemy import String, func, literal, select, tuple_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from portal.models import Connector, Run
@@ -80,97 +81,105 @@ class LogPage:
         return f"{self.total:,}+" if self.total_is_lower_bound else f"{self.total:,}"
 
 
-def _scope(session: Session, account_id: int, connector_id: str | None):
-    """The WHERE conditions of the log: one index's leading column, nothing else."""
-    if not connector_id:
-        return [col(Run.account_id) == account_id]
-    owner = session.execute(
-        select(Connector.account_id).where(col(Connector.id) == connector_id)
-    ).scalar_one_or_none()
-    if owner != account_id:
-        return [false()]  # another account's connector: an empty log, never its runs
-    # The connector alone, not "account AND connector": PostgreSQL would multiply the two
-    # selectivities as if independent and pick a bitmap AND over both indexes plus a sort.
-    return [col(Run.connector_id) == connector_id]
+@dataclass(frozen=True)
+class _Scope:
+    """Which runs the log shows: an account's, or one connector's of that account."""
+
+    account_id: int
+    connector_id: str | None
+
+    def on(self, table) -> list:
+        """Conditions on `table` (Run or an alias): the leading column of one log index only.
+
+        For one connector this is the connector alone, not "account AND connector": PostgreSQL
+        multiplies the two selectivities as if independent and picks a bitmap AND of both
+        indexes plus a sort. Ownership is checked on the joined connector row instead.
+        """
+        if self.connector_id:
+            return [table.connector_id == self.connector_id]
+        return [table.account_id == self.account_id]
+
+    @property
+    def owner(self) -> list:
+        """Condition on the joined connector: it belongs to the account."""
+        return [Connector.account_id == self.account_id] if self.connector_id else []
 
 
-def _key_of(session: Session, run_id: str | None, scope) -> tuple | None:
-    """(created_at, id) of run `run_id` if it is in `scope`, else None."""
-    if not run_id:
-        return None
-    return session.execute(
-        select(Run.created_at, Run.id).where(col(Run.id) == run_id, *scope)
-    ).first()
+def _key_of(run_id: str, scope: _Scope):
+    """Row subquery: (created_at, id) of run `run_id` within scope (NULL when it is not)."""
+    keyed = aliased(Run)
+    return (
+        select(keyed.created_at, keyed.id)
+        .where(keyed.id == run_id, *scope.on(keyed))
+        .scalar_subquery()
+    )
 
 
-def _run_key():
-    return tuple_(col(Run.created_at), col(Run.id))
-
-
-def _key_value(key: tuple):
+def _key_value(key):
+    if not isinstance(key, tuple):
+        return key  # a row subquery from _key_of
     created_at, run_id = key
     # Typed like the columns, so SQLite compares the stored UTC text with the same format.
     return tuple_(literal(created_at, UTCDateTime()), literal(run_id, String()))
 
 
-def _older_or_equal(key: tuple) -> ColumnElement[bool]:
-    # A row-value comparison is one range of the (…, created_at, id) index on both databases.
-    return _run_key() <= _key_value(key)
+def _count_column(scope: _Scope, key, limit: int):
+    """Scalar subquery: runs in scope from `key` downwards (all when None), at most `limit`."""
+    counted = aliased(Run)
+    inner = select(literal(1)).select_from(counted).where(*scope.on(counted))
+    if key is not None:
+        inner = inner.where(tuple_(counted.created_at, counted.id) <= _key_value(key))
+    return select(func.count()).select_from(inner.limit(limit).subquery()).scalar_subquery()
 
 
-def _newer(key: tuple) -> ColumnElement[bool]:
-    return _run_key() > _key_value(key)
-
-
-def _rows(session: Session, scope, limit: int, *, newer_than: tuple | None = None, start=None):
-    """Up to `limit` (run, connector name) from `start` downwards, or just above `newer_than`."""
-    query = select(Run, Connector.name).join(Connector, Connector.id == Run.connector_id)
-    query = query.where(*scope)
-    if newer_than is not None:
-        query = query.where(_newer(newer_than)).order_by(
-            col(Run.created_at).asc(), col(Run.id).asc()
-        )
+def _fetch(session: Session, scope: _Scope, limit: int, key, count_limit: int, *, newer=False):
+    """One statement: up to `limit` (run, connector name) from `key` down (or just above it,
+    oldest first, with `newer`) and, on every row, the count from `key` (capped)."""
+    run_key = tuple_(col(Run.created_at), col(Run.id))
+    query = (
+        select(Run, Connector.name, _count_column(scope, key, count_limit + 1))
+        .join(Connector, Connector.id == Run.connector_id)
+        .where(*scope.on(Run), *scope.owner)
+    )
+    if newer:
+        query = query.where(run_key > _key_value(key))
+        query = query.order_by(col(Run.created_at).asc(), col(Run.id).asc())
     else:
-        if start is not None:
-            query = query.where(_older_or_equal(start))
+        if key is not None:
+            # A row-value comparison is one range of the (…, created_at, id) index.
+            query = query.where(run_key <= _key_value(key))
         query = query.order_by(col(Run.created_at).desc(), col(Run.id).desc())
-    rows = session.execute(query.limit(limit)).all()
-    return [LogRow(run, name) for run, name in rows]
+    return session.execute(query.limit(limit)).all()
 
 
-def _count_from(session: Session, scope, start: tuple | None, limit: int) -> int:
-    """Runs in scope from `start` downwards (all when None), counting no further than `limit`."""
-    inner = select(literal(1)).select_from(Run).where(*scope)
-    if start is not None:
-        inner = inner.where(_older_or_equal(start))
-    return session.execute(select(func.count()).select_from(inner.limit(limit).subquery())).one()[0]
+def _page(rows, page: int, per_page: int, count_limit: int, *, next_start=None, extra=0):
+    """A LogPage from fetched rows; `extra` runs lie between the rows and the counted key."""
+    shown = [LogRow(run, name) for run, name, _count in rows[:per_page]]
+    has_next = next_start is not None or len(rows) > per_page
+    if next_start is None and len(rows) > per_page:
+        next_start = rows[per_page][0].id
+    before = (page - 1) * per_page
+    if not has_next:
+        return LogPage(shown, page, per_page, before + len(shown), False, False, None)
+    remaining = rows[0][2] + extra
+    total = before + min(remaining, count_limit)
+    return LogPage(shown, page, per_page, total, remaining > count_limit, True, next_start)
 
 
-def _key_at_offset(session: Session, scope, offset: int) -> tuple | None:
+def _key_at_offset(session: Session, scope: _Scope, offset: int) -> tuple | None:
     """The key of the run at 0-based position `offset`, newest first (index only)."""
-    return session.execute(
+    row = session.execute(
         select(Run.created_at, Run.id)
-        .where(*scope)
+        .where(*scope.on(Run))
         .order_by(col(Run.created_at).desc(), col(Run.id).desc())
         .offset(offset)
         .limit(1)
     ).first()
+    return tuple(row) if row else None
 
 
-def _page_from(
-    session: Session, scope, page: int, per_page: int, start: tuple | None, count_limit: int
-) -> LogPage:
-    fetched = _rows(session, scope, per_page + 1, start=start)
-    rows, has_next = fetched[:per_page], len(fetched) > per_page
-    before = (page - 1) * per_page
-    if not has_next:
-        total, lower_bound = before + len(rows), False
-    else:
-        remaining = _count_from(session, scope, start, count_limit + 1)
-        lower_bound = remaining > count_limit
-        total = before + min(remaining, count_limit)
-    next_start = fetched[per_page].run.id if has_next else None
-    return LogPage(rows, page, per_page, total, lower_bound, has_next, next_start)
+def _count_all(session: Session, scope: _Scope, limit: int) -> int:
+    return session.execute(select(_count_column(scope, None, limit))).scalar_one()
 
 
 def log_page(
@@ -189,31 +198,33 @@ def log_page(
     `start` is the id of the page's first run (next page, refresh); `after` the id of the run
     just below the wanted page (previous page). Unknown keys fall back to the page number.
     """
-    scope = _scope(session, account_id, connector_id)
+    scope = _Scope(account_id, connector_id)
     page = max(1, page)
+    top = None
     if after:
-        key = _key_of(session, after, scope)
-        if key is not None:
-            above = _rows(session, scope, per_page + 1, newer_than=key)
-            if len(above) <= per_page:
-                # Fewer than a page above it: that is the top of the log.
-                return _page_from(session, scope, 1, per_page, None, count_limit)
-            first = above[per_page - 1].run
-            return _page_from(
-                session, scope, max(2, page), per_page, (first.created_at, first.id), count_limit
+        above = _fetch(session, scope, per_page + 1, _key_of(after, scope), count_limit, newer=True)
+        if len(above) > per_page:
+            # The `after` run starts the next page; the count from it covers that and below.
+            rows = list(reversed(above[:per_page]))
+            return _page(
+                rows, max(2, page), per_page, count_limit, next_start=after, extra=per_page
             )
-    if start:
-        key = _key_of(session, start, scope)
-        if key is not None:
-            return _page_from(session, scope, page, per_page, tuple(key), count_limit)
-    if page == 1:
-        return _page_from(session, scope, 1, per_page, None, count_limit)
+        if above:
+            top = 1  # fewer than a page above it: that is the top of the log
+    if start and top is None:
+        rows = _fetch(session, scope, per_page + 1, _key_of(start, scope), count_limit)
+        if rows:  # an unknown or foreign key finds nothing, not even itself
+            return _page(rows, page, per_page, count_limit)
+    if page == 1 or top:
+        return _page(
+            _fetch(session, scope, per_page + 1, None, count_limit), 1, per_page, count_limit
+        )
     key = _key_at_offset(session, scope, (page - 1) * per_page)
     if key is None:
         # Past the end: the last page. Counting is bounded by the offset just scanned.
-        total = _count_from(session, scope, None, (page - 1) * per_page)
+        total = _count_all(session, scope, (page - 1) * per_page)
         page = max(1, math.ceil(total / per_page))
-        if page == 1:
-            return _page_from(session, scope, 1, per_page, None, count_limit)
-        key = _key_at_offset(session, scope, (page - 1) * per_page)
-    return _page_from(session, scope, page, per_page, tuple(key), count_limit)
+        key = _key_at_offset(session, scope, (page - 1) * per_page) if page > 1 else None
+    return _page(
+        _fetch(session, scope, per_page + 1, key, count_limit), page, per_page, count_limit
+    )

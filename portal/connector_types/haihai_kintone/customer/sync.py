@@ -767,7 +767,7 @@ def run_customer_sync(
             f"kintoneアプリのデータに存在しない顧客{count}を配信停止にしました{jobs}。"
         )
     report(outcome.processed, outcome.total)
-    log.info(
+    log.debug(
         "customer_sync done setting=%s total=%d processed=%d parts=%d stopped=%d errors=%d",
         setting.number,
         outcome.total,
