@@ -376,6 +376,9 @@ class Domain:
         self.calls: Counter[str] = Counter()
         self.daily: Counter[tuple[str, int]] = Counter()
         self.running = 0
+        # Highest number of requests served at once, and 429 GAIA_TO04 refusals (stats).
+        self.peak_running = 0
+        self.rejected_concurrent = 0
 
     def new_app_id(self, wanted: int | None = None) -> int:
         """Allocate an app id (a fixed one when `wanted`)."""
