@@ -14,8 +14,8 @@ import logging
 import redis
 from flask import current_app
 
-from jobs.queues import enqueue, job_setting
 from portal.logs import event
+from portal.queueing import enqueue, job_setting
 from portal.runs.retention import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_RETENTION_DAYS,

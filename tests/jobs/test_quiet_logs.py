@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from jobs.queues import enqueue
 from portal.db import session_scope
+from portal.queueing import enqueue
 from portal.runs.service import create_run
 from tests.jobs import processes
 

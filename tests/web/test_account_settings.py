@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from tests.support.accounts import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Connector, Run
+from tests.support.accounts import create_account, sign_in
 
 TOKYO_OFFSET = dt.timedelta(hours=9)
 

@@ -10,10 +10,10 @@ import re
 import pytest
 from sqlalchemy import event
 
-from tests.support.accounts import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Connector, Run
 from portal.models.runs import SUCCEEDED
+from tests.support.accounts import create_account, sign_in
 
 HX = {"HX-Request": "true"}
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
