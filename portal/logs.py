@@ -1,14 +1,14 @@
 """Logging of every portal process: one format (key=value text, or JSON with LOG_FORMAT=json),
 structured event lines, and the demotion of per-poll / per-tick chatter to DEBUG.
 
-`event(log, "run.finished", run_id=…, seconds=…)` writes one line: in text mode
-``run.finished run_id=01H… seconds=12.3``, in JSON mode an object whose keys are the fields
-(plus time, level, logger, event, message), so log collectors need no parsing rules.
+`event(log, "run.succeeded", run_id=…, seconds=…)` writes one line: in text mode
+``run.succeeded run_id=01H… seconds=12.3``, in JSON mode (python-json-logger) an object whose
+keys are the fields plus time, level, logger, event and message, so log collectors need no
+parsing rules.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -17,8 +17,6 @@ import sys
 from collections.abc import Iterable
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-FIELDS_ATTRIBUTE = "portal_fields"
-EVENT_ATTRIBUTE = "portal_event"
 _HANDLER_NAME = "portal"
 _SAFE_VALUE = re.compile(r"[^\s\"=]+")
 
@@ -50,34 +48,15 @@ def format_value(value: object) -> str:
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields) -> None:
-    """Log one structured line named `name` with `fields` (never pass secrets)."""
+    """Log one structured line named `name` with `fields` (never pass secrets).
+
+    Field names must not be LogRecord attributes (``process``, ``message``, …): they become
+    top-level keys of the JSON line.
+    """
     if not logger.isEnabledFor(level):
         return
     text = " ".join([name, *(f"{key}={format_value(value)}" for key, value in fields.items())])
-    logger.log(level, "%s", text, extra={EVENT_ATTRIBUTE: name, FIELDS_ATTRIBUTE: fields})
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, event and its fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The record as a JSON line."""
-        body: dict = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        name = getattr(record, EVENT_ATTRIBUTE, None)
-        if name:
-            body["event"] = name
-            for key, value in getattr(record, FIELDS_ATTRIBUTE, {}).items():
-                body.setdefault(key, value)
-        if record.exc_info:
-            body["exception"] = self.formatException(record.exc_info)
-        return json.dumps(body, ensure_ascii=False, default=str)
+    logger.log(level, "%s", text, extra={"event": name, **fields})
 
 
 class DemoteFilter(logging.Filter):
@@ -98,9 +77,20 @@ class DemoteFilter(logging.Filter):
 
 
 def make_formatter(log_format: str | None = None) -> logging.Formatter:
-    """The formatter for LOG_FORMAT ("json" or anything else for text)."""
+    """The formatter for LOG_FORMAT: "json" (python-json-logger) or anything else for text."""
     chosen = (log_format or os.environ.get("LOG_FORMAT", "text")).strip().lower()
-    return JsonFormatter() if chosen == "json" else logging.Formatter(TEXT_FORMAT)
+    if chosen != "json":
+        return logging.Formatter(TEXT_FORMAT)
+    from pythonjsonlogger.json import JsonFormatter
+
+    # time, level, logger and message first; an event's fields follow as top-level keys.
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp="time",
+        json_ensure_ascii=False,
+    )
 
 
 def configure_logging(level: str | None = None, log_format: str | None = None) -> None:

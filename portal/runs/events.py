@@ -30,7 +30,7 @@ def run_started(run: Run) -> None:
         run_id=run.id,
         task_id=run.id,
         connector_id=run.connector_id,
-        process=run.process_key,
+        process_key=run.process_key,
         trigger=run.trigger,
         waited_seconds=_seconds(run.created_at, run.started_at),
     )
@@ -47,7 +47,7 @@ def run_ended(run_id: str) -> None:
             "run_id": run.id,
             "task_id": run.id,
             "connector_id": run.connector_id,
-            "process": run.process_key,
+            "process_key": run.process_key,
             "trigger": run.trigger,
             "status": run.status,
             "processed": run.processed,

@@ -15,7 +15,7 @@ import re
 
 from gunicorn.glogging import Logger
 
-from portal.logs import JsonFormatter, configure_logging, event
+from portal.logs import configure_logging, event, make_formatter
 
 # GET requests that a browser or a load balancer repeats by itself.
 POLLING_PATHS = re.compile(r"^/(?:healthz|runs/log|runs/[0-9A-HJKMNP-TV-Z]{26}/row)$")
@@ -38,7 +38,7 @@ class PortalGunicornLogger(Logger):
             self.access_log.setLevel(logging.DEBUG)
         if self.json:
             for handler in (*self.error_log.handlers, *self.access_log.handlers):
-                handler.setFormatter(JsonFormatter())
+                handler.setFormatter(make_formatter("json"))
 
     def access(self, resp, req, environ, request_time) -> None:
         """One access line: DEBUG for polling requests, INFO for the rest."""

@@ -38,7 +38,7 @@ def test_json_lines_carry_one_start_and_one_end_per_run(jobs, connector_id):
 
     started, ended = by_run[succeeding]
     assert started["event"] == "run.started" and started["task_id"] == succeeding
-    assert (started["connector_id"], started["process"]) == (connector_id, processes.SLEEP)
+    assert (started["connector_id"], started["process_key"]) == (connector_id, processes.SLEEP)
     assert started["trigger"] == "manual" and started["waited_seconds"] >= 0
     assert ended["event"] == "run.succeeded" and ended["level"] == "INFO"
     assert (ended["status"], ended["processed"], ended["total"]) == ("succeeded", 100, 100)
@@ -61,7 +61,9 @@ def test_text_lines_are_key_value_and_a_clock_tick_logs_nothing(jobs, connector_
     run_lines = [line for line in text.splitlines() if " run." in line]
     assert len(run_lines) == 2, text
     assert f"INFO portal.runs run.started run_id={run_id} task_id={run_id}" in run_lines[0]
-    assert f"connector_id={connector_id} process={processes.SLEEP} trigger=manual" in run_lines[0]
+    assert (
+        f"connector_id={connector_id} process_key={processes.SLEEP} trigger=manual" in run_lines[0]
+    )
     assert "run.succeeded" in run_lines[1] and "processed=100 total=100 seconds=" in run_lines[1]
     # RQ's per-job lines (taken, OK, result kept) are DEBUG now; the ticks leave no trace.
     for chatter in ("dispatch_due", "Job OK", "Successfully completed", "result is kept"):
