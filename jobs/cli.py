@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 
@@ -38,11 +37,13 @@ class PortalWorker(Worker):
         super().main_work_horse(job, queue)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("PORTAL_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+def _configure_logging() -> str:
+    """Set up this process's logging (PORTAL_LOG_LEVEL, LOG_FORMAT); returns the level name."""
+    from portal.logs import configure_logging
+
+    level = os.environ.get("PORTAL_LOG_LEVEL", "INFO").upper()
+    configure_logging(level, current_app.config.get("LOG_FORMAT"))
+    return level
 
 
 @jobs_cli.command("worker")
@@ -67,7 +68,7 @@ def worker(
     from portal.db import dispose_engine
     from portal.queueing import get_redis, queue_names
 
-    _configure_logging()
+    level = _configure_logging()
     app = current_app._get_current_object()
     # The CLI may have touched the database before forking work horses; start clean.
     dispose_engine(app)
@@ -80,7 +81,7 @@ def worker(
         work_horse_killed_handler=on_work_horse_killed,
     )
     rq_worker.work(
-        burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO"
+        burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level=level
     )
 
 
@@ -94,3 +95,13 @@ def scheduler(interval: float, burst: bool) -> None:
 
     _configure_logging()
     run_clock(get_redis(current_app._get_current_object()), interval=interval, burst=burst)
+
+
+@jobs_cli.command("purge-runs")
+def purge_runs_command() -> None:
+    """Delete runs older than RUN_RETENTION_DAYS now (what the hourly purge job does)."""
+    from jobs.retention import purge_runs
+
+    _configure_logging()
+    deleted = purge_runs()
+    click.echo(f"deleted {deleted} runs")

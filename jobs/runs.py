@@ -21,6 +21,7 @@ from portal.models import Run
 from portal.models.common import utcnow
 from portal.models.runs import QUEUED, RUNNING
 from portal.queueing import get_redis, job_setting
+from portal.runs import events as run_events
 from portal.runs import messages
 from portal.runs import service as runs_service
 from portal.syncs.context import RunContext, RunFailed
@@ -85,7 +86,7 @@ def _load_config_for(connector_id: str):
 def _fail(run_id: str, message: str, code: str, **counts) -> None:
     with session_scope() as session:
         runs_service.mark_failed(session, run_id, message, code, **counts)
-    log.info("run failed run_id=%s task_id=%s code=%s", run_id, run_id, code)
+    run_events.run_ended(run_id)
 
 
 def run_sync(run_id: str) -> None:
@@ -99,7 +100,7 @@ def run_sync(run_id: str) -> None:
         timezone = runs_service.connector_timezone(
             session, run.connector_id, app.config.get("PORTAL_TIMEZONE", "Asia/Tokyo")
         )
-    log.info("run started run_id=%s task_id=%s process=%s", run_id, run_id, run.process_key)
+    run_events.run_started(run)
 
     try:
         process = get_process(run.process_key)
@@ -151,13 +152,7 @@ def run_sync(run_id: str) -> None:
             runs_service.mark_succeeded(
                 session, run_id, outcome.processed, outcome.total, outcome.message_detail
             )
-        log.info(
-            "run succeeded run_id=%s task_id=%s processed=%s total=%s",
-            run_id,
-            run_id,
-            outcome.processed,
-            outcome.total,
-        )
+        run_events.run_ended(run_id)
     except RunFailed as failure:
         progress.flush()
         _fail(
@@ -193,7 +188,7 @@ def handle_dead_run(run_id: str, message: str = messages.WORKER_LOST_MESSAGE) ->
             group = None
         if group:
             release_if_held(get_redis(), connector_id, group, run_id)
-        log.warning("run of a dead worker failed run_id=%s task_id=%s", run_id, run_id)
+        run_events.run_ended(run_id)
     return failed
 
 

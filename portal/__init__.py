@@ -60,6 +60,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.account.views import bp as account_bp
     from portal.auth.views import bp as auth_bp
     from portal.connectors.views import bp as connectors_bp
     from portal.health import bp as health_bp
@@ -72,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
         assets_bp,
         health_bp,
         auth_bp,
+        account_bp,
         connectors_bp,
         runs_bp,
         schedule_timeline_bp,

@@ -14,6 +14,20 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _positive_int(name: str, default: int) -> int:
+    """A whole number >= 1 from the environment; a clear start-up error otherwise."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _instance_secret(instance_path: Path, filename: str, factory) -> str:
     """Read a secret kept in the instance folder, creating it on first use."""
     path = instance_path / filename
@@ -83,4 +97,10 @@ def load_config(instance_path: str) -> dict:
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),
         "RQ_QUEUES": ["default"],
+        # Runs (with their エラー詳細 / メッセージ詳細) older than this are purged every hour.
+        "RUN_RETENTION_DAYS": _positive_int("RUN_RETENTION_DAYS", 400),
+        # The 連携ログ counts at most this many runs from the page shown (「1-5 of 1,000+」).
+        "RUN_LOG_COUNT_LIMIT": _positive_int("RUN_LOG_COUNT_LIMIT", 1000),
+        # "text" (key=value lines) or "json" (one JSON object per line, for log collectors).
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
     }

@@ -165,11 +165,13 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
         _ensure_demo_connector(kintone_template, haihai_url, seeds)
 
         web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-        web += ["--threads", "4", "--access-logfile", "-", "wsgi:app"]
+        web += ["--threads", "4", "--access-logfile", "-"]
+        web += ["--logger-class", "portal.web.access_log.PortalGunicornLogger", "wsgi:app"]
         processes.append(("web", _spawn("web", web, env)))
         processes.append(("worker", _spawn("worker", [*flask, "jobs", "worker"], env)))
         processes.append(("scheduler", _spawn("scheduler", [*flask, "jobs", "scheduler"], env)))
-        _wait_until_up(f"http://127.0.0.1:{port}/login")
+        # /healthz, not a page: its polls are DEBUG lines, so the banner below stays visible.
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz")
 
         click.echo("")
         click.echo(f"  portal:   http://127.0.0.1:{port}/")

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
 from sqlmodel import Field, SQLModel
 
 from portal.models.common import UTCDateTime, new_ulid, utcnow
@@ -58,12 +68,22 @@ class Run(SQLModel, table=True):
     __table_args__ = (
         # A timed slot runs at most once, however many ticks see it.
         UniqueConstraint("schedule_id", "scheduled_slot", name="uq_runs_schedule_slot"),
-        Index("ix_runs_connector_id_created_at", "connector_id", "created_at"),
+        # The 連携ログ pages newest first by the key (created_at, id), per account or per
+        # connector; each index serves its filter and that order, so a page reads only its rows.
+        Index("ix_runs_account_log", "account_id", "created_at", "id"),
+        Index("ix_runs_connector_log", "connector_id", "created_at", "id"),
+        # The retention purge finds the oldest runs of every account.
+        Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_status_heartbeat_at", "status", "heartbeat_at"),
     )
 
     id: str = Field(default_factory=new_ulid, primary_key=True, max_length=26)
     connector_id: str = Field(foreign_key="connectors.id", max_length=26)
+    # The connector's account, copied on insert (see _fill_account_id) so that the account's
+    # 連携ログ is one index range instead of a join over every connector.
+    account_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("accounts.id"), nullable=False)
+    )
     process_key: str = Field(max_length=32)
     process_number: int | None = Field(default=None)  # 顧客情報連携 1–10
     trigger: str = Field(default=MANUAL, max_length=16)
@@ -95,3 +115,14 @@ class Run(SQLModel, table=True):
     def finished(self) -> bool:
         """True once the run ended in 成功 or エラー."""
         return self.status not in UNFINISHED
+
+
+@event.listens_for(Run, "before_insert")
+def _fill_account_id(_mapper, connection, run: Run) -> None:
+    """Copy the connector's account onto a new run (connectors never change account)."""
+    if run.account_id is None:
+        from portal.models.connectors import Connector
+
+        run.account_id = connection.execute(
+            select(Connector.account_id).where(Connector.id == run.connector_id)
+        ).scalar_one_or_none()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, update
@@ -17,7 +15,7 @@ from portal.connector_types.registry import UnknownProcess, get_process, is_know
 from portal.models import Account, Connector, Run, Schedule
 from portal.models.common import utcnow
 from portal.models.runs import FAILED, MANUAL, QUEUED, RUNNING, SCHEDULE, SUCCEEDED, TRIGGERS
-from portal.runs import messages
+from portal.runs import log_pages, messages
 from portal.syncs.config import ScheduleSpec
 from portal.syncs.context import RunFailed
 
@@ -313,78 +311,10 @@ def schedules_of(session: Session, connector_id: str) -> dict[str, ScheduleSpec]
 
 # --- the 連携ログ ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class LogRow:
-    """One 連携ログ row: the run and the name of its connector."""
-
-    run: Run
-    connector_name: str
-
-
-@dataclass(frozen=True)
-class LogPage:
-    """One page of the 連携ログ, newest first."""
-
-    rows: list[LogRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """Number of pages (at least 1)."""
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        """1-based index of the first row shown (0 when empty)."""
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        """1-based index of the last row shown."""
-        return min(self.total, self.page * self.per_page)
-
-    @property
-    def has_prev(self) -> bool:
-        """True when a previous page exists."""
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        """True when a next page exists."""
-        return self.page < self.pages
-
-
-def log_page(
-    session: Session,
-    account_id: int,
-    page: int = 1,
-    per_page: int = 5,
-    connector_id: str | None = None,
-) -> LogPage:
-    """The account's runs (optionally one connector's), newest first, page `page`."""
-    conditions = [Connector.account_id == account_id]
-    if connector_id:
-        conditions.append(Connector.id == connector_id)
-    total = session.exec(
-        select(func.count())
-        .select_from(Run)
-        .join(Connector, Connector.id == Run.connector_id)
-        .where(*conditions)
-    ).one()
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    results = session.exec(
-        select(Run, Connector.name)
-        .join(Connector, Connector.id == Run.connector_id)
-        .where(*conditions)
-        .order_by(col(Run.created_at).desc(), col(Run.id).desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return LogPage([LogRow(run, name) for run, name in results], total, page, per_page)
+# The query lives in log_pages (keyset pages, bounded count); these names are its public face.
+LogRow = log_pages.LogRow
+LogPage = log_pages.LogPage
+log_page = log_pages.log_page
 
 
 def get_account_run(session: Session, account_id: int, run_id: str) -> tuple[Run, str] | None:
@@ -392,7 +322,7 @@ def get_account_run(session: Session, account_id: int, run_id: str) -> tuple[Run
     return session.exec(
         select(Run, Connector.name)
         .join(Connector, Connector.id == Run.connector_id)
-        .where(Run.id == run_id, Connector.account_id == account_id)
+        .where(Run.id == run_id, Run.account_id == account_id)
     ).first()
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -17,6 +18,7 @@ from portal.connector_types.registry import (
 from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.runs import service
+from portal.runs.log_pages import DEFAULT_COUNT_LIMIT
 from portal.runs.schedule_form import VARIANT_INTERVALS, editor_values_from_form
 from portal.web.htmx import STOP_POLLING, hx_response, is_htmx
 
@@ -26,6 +28,7 @@ PER_PAGE_CHOICES = (5, 10, 25, 50)
 DEFAULT_PER_PAGE = 5
 RUNS_CHANGED = "runs-changed"
 TIMING_OFF_HINT = "連携設定で「連携しない」となっているため実行できません。"
+_RUN_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 def _own_connector(connector_id: str):
@@ -129,6 +132,12 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
     return redirect(url_for("connectors.index"))
 
 
+def _run_id_arg(name: str) -> str | None:
+    """A run id (ULID) from the query string; anything else is ignored."""
+    value = request.args.get(name, "")
+    return value if _RUN_ID.fullmatch(value) else None
+
+
 def _page_args() -> tuple[int, int, str | None]:
     page = request.args.get("page", 1, type=int) or 1
     per_page = request.args.get("per_page", DEFAULT_PER_PAGE, type=int)
@@ -141,11 +150,24 @@ def _page_args() -> tuple[int, int, str | None]:
 @bp.get("/runs/log")
 @login_required
 def log() -> str:
-    """The 連携ログ table partial of the signed-in account, newest first."""
+    """The 連携ログ table partial of the signed-in account, newest first.
+
+    `start` (first run of the page) and `after` (run just below the page) are the keys the
+    pager's links carry; `page` only numbers the rows shown.
+    """
     page, per_page, connector_id = _page_args()
     if connector_id:
         _own_connector(connector_id)
-    result = service.log_page(get_session(), current_user.id, page, per_page, connector_id)
+    result = service.log_page(
+        get_session(),
+        current_user.id,
+        page,
+        per_page,
+        connector_id,
+        start=_run_id_arg("start"),
+        after=_run_id_arg("after"),
+        count_limit=current_app.config.get("RUN_LOG_COUNT_LIMIT", DEFAULT_COUNT_LIMIT),
+    )
     return render_template(
         "runs/_log.html",
         log=result,

@@ -5,14 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask_login import current_user
 
 
 def account_timezone() -> ZoneInfo:
     """The signed-in account's time zone, else the portal default (Asia/Tokyo)."""
+    # Pages format hundreds of times (a 50-row 連携ログ); resolve the user proxy once per request.
+    cached = g.get("account_zone")
+    if cached is not None:
+        return cached
     name = getattr(current_user, "timezone", None) if current_user else None
-    return ZoneInfo(name or current_app.config.get("PORTAL_TIMEZONE", "Asia/Tokyo"))
+    zone = ZoneInfo(name or current_app.config.get("PORTAL_TIMEZONE", "Asia/Tokyo"))
+    if getattr(current_user, "is_authenticated", False):
+        g.account_zone = zone
+    return zone
 
 
 def to_local(value: dt.datetime | None) -> dt.datetime | None:

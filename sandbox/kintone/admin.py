@@ -362,16 +362,22 @@ def set_config(state: State, body: dict) -> dict:
 
 
 def stats(state: State, args: dict) -> dict:
-    """GET /_sandbox/stats[?subdomain=]: REST calls per 'METHOD /path', total, per app per day."""
+    """GET /_sandbox/stats[?subdomain=]: REST calls per 'METHOD /path', total, per app per day,
+    and per domain the peak of concurrent requests and the 429 GAIA_TO04 refusals."""
     name = args.get("subdomain")
     domains = [state.domains[name]] if name in state.domains else []
     if not name:
         domains = list(state.domains.values())
     calls: Counter[str] = Counter()
     daily: dict[str, dict[str, int]] = {}
+    concurrency: dict[str, dict[str, int]] = {}
     cursors = 0
     for domain in domains:
         calls.update(domain.calls)
+        concurrency[domain.name] = {
+            "peak": domain.peak_running,
+            "rejected": domain.rejected_concurrent,
+        }
         cursors += len(domain.cursors)
         for (day, app_id), count in domain.daily.items():
             daily.setdefault(day, {})[str(app_id)] = count
@@ -381,6 +387,9 @@ def stats(state: State, args: dict) -> dict:
         "calls": dict(sorted(calls.items())),
         "daily": daily,
         "cursors": cursors,
+        # Per domain: most requests in flight at once and 429 GAIA_TO04 refusals since reset.
+        "concurrency": concurrency,
+        "concurrency_limit": state.config.concurrency_limit,
     }
 
 
@@ -391,6 +400,7 @@ def reset_stats(state: State, body: dict) -> dict:
         if not name or domain.name == name:
             domain.calls.clear()
             domain.daily.clear()
+            domain.peak_running = domain.rejected_concurrent = 0
     return {}
 
 

@@ -277,8 +277,11 @@ class KintoneSandbox:
         limit = state.config.concurrency_limit
         with state.running_lock:
             rejected = domain.running >= limit
-            if not rejected:
+            if rejected:
+                domain.rejected_concurrent += 1
+            else:
                 domain.running += 1
+                domain.peak_running = max(domain.peak_running, domain.running)
             running = domain.running
         headers = {
             "X-ConcurrencyLimit-Limit": str(limit),

@@ -384,6 +384,9 @@ class Domain:
         self.plugin_configs: dict[tuple[int, str], dict[str, str]] = {}
         # (app, plugin) -> {(method, url): {"headers": {...}, "data": {...}}} (setProxyConfig)
         self.proxy_configs: dict[tuple[int, str], dict[tuple[str, str], dict]] = {}
+        # Highest number of requests served at once, and 429 GAIA_TO04 refusals (stats).
+        self.peak_running = 0
+        self.rejected_concurrent = 0
 
     def new_app_id(self, wanted: int | None = None) -> int:
         """Allocate an app id (a fixed one when `wanted`)."""

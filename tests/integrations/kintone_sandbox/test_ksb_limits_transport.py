@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.integrations.kintone_sandbox.conftest import SUB
+
 
 @pytest.fixture
 def app(kt):
@@ -271,6 +273,13 @@ def test_concurrency_limit_answers_429_gaia_to04(kt, app, token):
     assert rejected.json()["code"] == "GAIA_TO04"
     assert rejected.headers["X-Cybozu-Error"] == "GAIA_TO04"
     assert rejected.headers["X-ConcurrencyLimit-Limit"] == "2"
+    assert rejected.headers["X-ConcurrencyLimit-Running"] == "2"
+    # The stats keep the peak in flight and the refusals, per domain, until a stats reset.
+    stats = kt.stats()
+    assert stats["concurrency"] == {SUB: {"peak": 2, "rejected": 3}}
+    assert stats["concurrency_limit"] == 2
+    kt.admin("POST", "stats/reset", json={})
+    assert kt.stats()["concurrency"] == {SUB: {"peak": 0, "rejected": 0}}
 
 
 def test_concurrency_headers_on_every_response(kt, app, token):

@@ -442,7 +442,7 @@ class _Sender:
         self.rows_sent += part.row_count
         self.job_ids.append(job_id)
         self.pending.append((job_id, number, part.row_count, self.clock()))
-        log.info(
+        log.debug(  # the 配配メール client already logs each queued import at INFO
             "customer_sync part sent part=%d rows=%d bytes=%d job_id=%s mode=%s",
             number,
             part.row_count,
@@ -685,7 +685,7 @@ def run_customer_sync(
             f"kintoneアプリのデータに存在しない顧客{count}を配信停止にしました{jobs}。"
         )
     report(outcome.processed, outcome.total)
-    log.info(
+    log.debug(
         "customer_sync done setting=%s total=%d processed=%d parts=%d stopped=%d errors=%d",
         setting.number,
         outcome.total,
