@@ -90,7 +90,14 @@ def _register_connector_types(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from jobs.cli import jobs_cli
-    from portal.cli import accounts_cli, db_cli, demo_cli, secrets_cli
+    from portal.cli import (
+        accounts_cli,
+        connectors_cli,
+        db_cli,
+        demo_cli,
+        runs_cli,
+        secrets_cli,
+    )
 
-    for group in (db_cli, accounts_cli, jobs_cli, secrets_cli, demo_cli):
+    for group in (db_cli, accounts_cli, connectors_cli, runs_cli, jobs_cli, secrets_cli, demo_cli):
         app.cli.add_command(group)

@@ -1,4 +1,5 @@
-"""Operator commands: `flask db …`, `flask accounts …`, `flask secrets …`, `flask demo …`."""
+"""Operator commands: `flask db …`, `flask accounts …`, `flask connectors …`, `flask runs …`,
+`flask secrets …`, `flask demo …`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def db_heads() -> None:
 
 
 from portal.accounts_cli import accounts_cli  # noqa: E402
+from portal.connectors_cli import connectors_cli  # noqa: E402
 from portal.demo import demo_cli  # noqa: E402
+from portal.runs.cli import runs_cli  # noqa: E402
 from portal.secrets_cli import secrets_cli  # noqa: E402
 
-__all__ = ["accounts_cli", "db_cli", "demo_cli", "secrets_cli"]
+__all__ = ["accounts_cli", "connectors_cli", "db_cli", "demo_cli", "runs_cli", "secrets_cli"]

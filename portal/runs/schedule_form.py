@@ -194,6 +194,37 @@ def editor_values_from_form(form: Mapping, prefix: str, variant: str = "standard
     )
 
 
+def editor_form_fields(
+    prefix: str, values: EditorValues, variant: str = "standard"
+) -> list[tuple[str, str]]:
+    """The fields the editor posts for `values` (the inverse of editor_values_from_form).
+
+    Only the fields the chosen timing and interval use are given: parse_schedule_form reads
+    nothing else, so posting them stores the same (timing, spec).
+    """
+    pairs = [(field_name(prefix, "timing"), values.timing)]
+    if values.timing != "schedule":
+        return pairs
+    interval = values.interval
+    if interval not in VARIANT_INTERVALS[variant]:
+        interval = VARIANT_INTERVALS[variant][0]
+    pairs.append((field_name(prefix, "interval"), interval))
+    if interval == "monthly":
+        pairs.append((field_name(prefix, "month_day"), values.month_day))
+    if interval == "weekly":
+        for day in sorted(values.weekdays, key=_number_order):
+            pairs.append((field_name(prefix, "weekday"), day))
+    if interval in ("monthly", "weekly", "daily"):
+        for hour in sorted(values.hours, key=_number_order):
+            pairs.append((field_name(prefix, "hours"), hour))
+    pairs.append((field_name(prefix, "minute"), values.minute))
+    return pairs
+
+
+def _number_order(value: str) -> tuple[int, str]:
+    return (int(value), value) if value.isdigit() else (1_000, value)
+
+
 # --- save-time overlap check (付録6.3) ------------------------------------------------------
 
 

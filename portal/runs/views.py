@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal.connector_types.loading import ConnectorNotFound, load_connector_config
-from portal.connector_types.registry import (
-    ProcessSpec,
-    UnknownConnectorType,
-    get_connector_type,
-)
+from portal.connector_types.registry import UnknownConnectorType
 from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
 from portal.runs import service
 from portal.runs.log_pages import DEFAULT_COUNT_LIMIT
 from portal.runs.schedule_form import VARIANT_INTERVALS, editor_values_from_form
+from portal.runs.targets import TIMING_OFF_HINT, run_targets
 from portal.web.htmx import STOP_POLLING, hx_response, is_htmx
 
 bp = Blueprint("runs", __name__)
@@ -27,50 +23,11 @@ bp = Blueprint("runs", __name__)
 PER_PAGE_CHOICES = (5, 10, 25, 50)
 DEFAULT_PER_PAGE = 5
 RUNS_CHANGED = "runs-changed"
-TIMING_OFF_HINT = "連携設定で「連携しない」となっているため実行できません。"
 _RUN_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 def _own_connector(connector_id: str):
     return get_own_connector_or_404(connector_id)
-
-
-@dataclass(frozen=True)
-class RunTarget:
-    """One row of the 実行 page: a process of the connector's type and its 連携タイミング."""
-
-    process: ProcessSpec
-    timing: str
-
-    @property
-    def key(self) -> str:
-        """The process key."""
-        return self.process.key
-
-    @property
-    def name(self) -> str:
-        """The 連携処理名."""
-        return self.process.name
-
-    @property
-    def enabled(self) -> bool:
-        """「実行する」 is clickable unless the process is set to 連携しない."""
-        return self.timing != "off"
-
-    @property
-    def dom_id(self) -> str:
-        """An HTML id for this process."""
-        return "process-" + self.key.replace(":", "-")
-
-
-def run_targets(connector, config) -> list[RunTarget]:
-    """The processes the 実行 page lists for `connector`, as its type declares them."""
-    targets = []
-    for process in get_connector_type(connector.kind).run_page_processes():
-        timing = process.timing_for(config)
-        if timing is not None:
-            targets.append(RunTarget(process, timing))
-    return targets
 
 
 def _load_config(connector):

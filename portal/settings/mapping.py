@@ -61,6 +61,18 @@ def rows_from_form(form: Mapping[str, Any]) -> list[MappingRow]:
     return rows
 
 
+def rows_to_form(rows: list[MappingRow]) -> list[tuple[str, str]]:
+    """The fields the page posts for `rows` (the inverse of rows_from_form)."""
+    pairs = []
+    for index, row in enumerate(rows):
+        pairs.append((f"mapping-{index}-kintone", row.kintone_code))
+        if row.haihai_item:
+            pairs.append((f"mapping-{index}-haihai", row.haihai_item))
+        if row.haihai_item_id:
+            pairs.append((f"mapping-{index}-haihai_id", row.haihai_item_id))
+    return pairs
+
+
 def items_by_id(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The synced 配配メール items keyed by ID."""
     return {str(item["id"]): item for item in snapshot.get("items", [])}

@@ -21,6 +21,7 @@ __all__ = [
     "EditorValues",
     "ScheduleCheck",
     "check_schedules",
+    "editor_fields",
     "parse_timing",
     "posted_editor",
     "replace",
@@ -52,6 +53,19 @@ def stored_editor(
     """The editor's values for the stored timing and schedule of `process_key`."""
     spec = stored_spec(session, connector_id, process_key) if timing == "schedule" else None
     return schedule_form.editor_values(timing, spec, variant)
+
+
+def editor_fields(
+    session: Session,
+    connector_id: str,
+    prefix: str,
+    process_key: str,
+    timing: str,
+    variant: str = "standard",
+) -> list[tuple[str, str]]:
+    """The editor's posted fields for the stored timing and schedule (Section.form_fields)."""
+    values = stored_editor(session, connector_id, process_key, timing, variant)
+    return schedule_form.editor_form_fields(prefix, values, variant)
 
 
 def stored_spec(session: Session, connector_id: str, process_key: str) -> ScheduleSpec | None:

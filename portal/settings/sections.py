@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.datastructures import MultiDict
+
 from portal.connector_types.registry import get_connector_type
 
 if TYPE_CHECKING:
     from sqlmodel import Session
-    from werkzeug.datastructures import MultiDict
 
     from portal.models import Connector
     from portal.models.settings import ConnectorSettings
@@ -101,6 +102,8 @@ class Section:
     template: str = ""
     # Sync events (KINTONE_SYNCED, HAIHAI_SYNCED) after which the section re-renders itself.
     refresh_on: tuple[str, ...] = ()
+    # Form fields holding secrets (API tokens): exported only on request, and then encrypted.
+    secret_fields: tuple[str, ...] = ()
 
     def stored_values(self, ctx: SectionContext) -> dict[str, Any]:
         """Template values from the stored settings (first render, refresh after a sync)."""
@@ -140,6 +143,57 @@ class Section:
     def config_value(self, ctx: SectionContext) -> Any:
         """This Step's own configuration object (the process's config type); None: nothing."""
         return None
+
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        """The stored state as the fields this section posts, secrets in clear (export/import).
+
+        Posting the result through `save_settings` must store the same state again. The default
+        turns `stored_values` into fields (see `fields_from_values`); a section whose values are
+        not plain strings, numbers, booleans or lists of those (rows, schedule editors) overrides
+        this.
+        """
+        return fields_from_values(self.key, self.stored_values(ctx))
+
+    def synced_state(self, ctx: SectionContext) -> dict[str, Any] | None:
+        """What a sync button fetched and this section keeps (a JSON-able dict); None: nothing.
+
+        Exported as data next to the form fields; it is not input the page validates.
+        """
+        return None
+
+    def restore_synced_state(self, ctx: SectionContext, data: Mapping[str, Any]) -> dict[str, str]:
+        """Store `data` as `synced_state` returned it (import) → {sub-path: Japanese message}.
+
+        Called before the form is validated, inside the import's transaction.
+        """
+        return {"": MSG_NO_SYNCED_STATE}
+
+
+MSG_NO_SYNCED_STATE = "このセクションには同期データがありません。"
+
+
+def fields_from_values(section_key: str, values: Mapping[str, Any]) -> MultiDict:
+    """Template values as posted fields: strings and numbers as text, True as "1" (a checked
+    box), False and None left out (an unchecked box), lists/tuples/sets as repeated fields.
+
+    Raises NotImplementedError for any other value: the section must override `form_fields`.
+    """
+    pairs: list[tuple[str, str]] = []
+    for name, value in values.items():
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        for item in items if isinstance(items, list | tuple) else [items]:
+            if item is None or item is False:
+                continue
+            if item is True:
+                pairs.append((name, "1"))
+            elif isinstance(item, str | int | float):
+                pairs.append((name, str(item)))
+            else:
+                raise NotImplementedError(
+                    f"section {section_key!r}: value {name!r} ({type(item).__name__}) is not a "
+                    "form field; override Section.form_fields"
+                )
+    return MultiDict(pairs)
 
 
 def sections_for(connector: Connector) -> list[Section]:

@@ -28,13 +28,20 @@ class SettingsInvalid(Exception):
     """The posted settings break at least one rule; nothing was saved.
 
     `errors` maps form field names to Japanese messages; `page_errors` are messages that belong
-    to no single field (the schedule check of §4.2).
+    to no single field (the schedule check of §4.2); `section_errors` are the same field errors
+    by the key of the section that reported them.
     """
 
-    def __init__(self, errors: Mapping[str, str], page_errors: list[str] | None = None):
+    def __init__(
+        self,
+        errors: Mapping[str, str],
+        page_errors: list[str] | None = None,
+        section_errors: Mapping[str, Mapping[str, str]] | None = None,
+    ):
         super().__init__("settings invalid: " + ", ".join(sorted(errors)))
         self.errors = dict(errors)
         self.page_errors = list(page_errors or [])
+        self.section_errors = {key: dict(found) for key, found in (section_errors or {}).items()}
 
 
 class ScheduleConfirmationRequired(Exception):
@@ -127,12 +134,15 @@ def verify_plugin_token(session: Session, token: str) -> Connector | None:
 def validate_settings(ctx: SectionContext, form: MultiDict) -> dict[str, Any]:
     """Parse every section in page order → {section key: data}; raise SettingsInvalid."""
     errors: dict[str, str] = {}
+    by_section: dict[str, dict[str, str]] = {}
     for section in sections_for(ctx.connector):
         data, section_errors = section.parse(form, ctx)
         ctx.parsed[section.key] = data
         errors.update(section_errors)
+        if section_errors:
+            by_section[section.key] = dict(section_errors)
     if errors:
-        raise SettingsInvalid(errors)
+        raise SettingsInvalid(errors, section_errors=by_section)
     return dict(ctx.parsed)
 
 

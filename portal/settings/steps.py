@@ -20,6 +20,7 @@ from portal.models.settings import (
     FieldMappingRow,
 )
 from portal.settings import messages as msg
+from portal.settings import synced_state
 from portal.settings.haihai_drift import HaihaiDiff, item_type_label
 from portal.settings.mapping import (
     MappingRow,
@@ -28,6 +29,7 @@ from portal.settings.mapping import (
     effective_email_name,
     resolve_names,
     rows_from_form,
+    rows_to_form,
     validate_rows,
 )
 from portal.settings.sections import (
@@ -197,6 +199,7 @@ class HaihaiSection(Section):
     order = 20
     title = "Step2. 配配メール連携設定"
     template = "settings/_step2.html"
+    secret_fields = ("haihai_api_token",)
 
     def stored_values(self, ctx: SectionContext) -> dict[str, Any]:
         s = ctx.settings
@@ -245,6 +248,23 @@ class HaihaiSection(Section):
             s.haihai_api_token = data.api_token
         s.haihai_method = data.method
         ctx.session.add(s)
+
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        s = ctx.settings
+        return MultiDict(
+            {
+                "haihai_url": s.haihai_url,
+                "haihai_login_id": s.haihai_login_id,
+                "haihai_api_token": s.haihai_api_token or "",
+                "haihai_method": s.haihai_method or HAIHAI_METHOD_MANUAL,
+            }
+        )
+
+    def synced_state(self, ctx: SectionContext) -> dict[str, Any] | None:
+        return synced_state.haihai_state(ctx.settings)
+
+    def restore_synced_state(self, ctx: SectionContext, data: Any) -> dict[str, str]:
+        return synced_state.restore_haihai_state(ctx.settings, data)
 
 
 def sync_view(synced_at: dt.datetime | None, report: dict | None) -> dict[str, Any]:
@@ -312,6 +332,7 @@ class KintoneSection(Section):
     order = 30
     title = "Step3. kintone連携設定"
     template = "settings/_step3.html"
+    secret_fields = ("kintone_api_token",)
 
     def stored_values(self, ctx: SectionContext) -> dict[str, Any]:
         s = ctx.settings
@@ -354,6 +375,22 @@ class KintoneSection(Section):
         if data.api_token != s.kintone_api_token:
             s.kintone_api_token = data.api_token
         ctx.session.add(s)
+
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        s = ctx.settings
+        return MultiDict(
+            {
+                "kintone_subdomain": s.kintone_subdomain,
+                "kintone_app_id": s.kintone_app_id,
+                "kintone_api_token": s.kintone_api_token or "",
+            }
+        )
+
+    def synced_state(self, ctx: SectionContext) -> dict[str, Any] | None:
+        return synced_state.kintone_state(ctx.settings)
+
+    def restore_synced_state(self, ctx: SectionContext, data: Any) -> dict[str, str]:
+        return synced_state.restore_kintone_state(ctx.settings, data)
 
 
 # --- Step4 -----------------------------------------------------------------------------------
@@ -458,6 +495,13 @@ class MappingSection(Section):
         ctx.settings.email_display_name_custom = data.email_custom
         ctx.settings.email_display_name = data.email_display_name
         ctx.session.add(ctx.settings)
+
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        fields = MultiDict(rows_to_form(stored_rows(ctx)))
+        if ctx.settings.email_display_name_custom:
+            fields.add("email_custom", "1")
+            fields.add("email_display_name", ctx.settings.email_display_name)
+        return fields
 
     def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         breaking = breaking_changes(changes)

@@ -536,6 +536,35 @@ def row_values(ctx: SectionContext, row: CustomerSyncRow) -> SettingValues:
     )
 
 
+def row_form_fields(ctx: SectionContext, row: CustomerSyncRow) -> list[tuple[str, str]]:
+    """The fields the page posts for a stored setting (only the options that apply)."""
+    number = row.number
+    pairs = schedule_support.editor_fields(
+        ctx.session, ctx.connector.id, schedule_prefix(number), process_key(number), row.timing
+    )
+
+    def put(name: str, value: str | bool | None) -> None:
+        if value is True:
+            pairs.append((field_name(number, name), "1"))
+        elif value:
+            pairs.append((field_name(number, name), value))
+
+    put("target_type", row.target_type)
+    put("target_id", row.target_id)
+    put("mode", row.mode)
+    put("status_change", row.status_change)
+    put("overwrite", row.overwrite)
+    if row.overwrite:
+        put("blank", "blank" if row.blank_overwrites else "keep")
+    put("stop_missing", row.stop_missing)
+    put("allow_present", row.allow_present)
+    put("report_mail", row.report_mail)
+    conditions = row_conditions(row)
+    if conditions != ConditionSet():
+        put("conditions", conditions_json_text(conditions))
+    return pairs
+
+
 # --- the section -----------------------------------------------------------------------------
 
 
@@ -708,6 +737,14 @@ class CustomerSyncSection(Section):
             ctx.session.add(row)
         ctx.session.flush()
         return entries
+
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        rows = stored_rows(ctx)
+        fields = MultiDict([(NUMBERS_FIELD, str(row.number)) for row in rows])
+        for row in rows:
+            for name, value in row_form_fields(ctx, row):
+                fields.add(name, value)
+        return fields
 
     def config_value(self, ctx: SectionContext) -> tuple[CustomerSyncSetting, ...]:
         rows = stored_rows(ctx)

@@ -115,6 +115,17 @@ class ViewUrlSection(Section):
             )
         ]
 
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        row = self._row(ctx)
+        fields = MultiDict(
+            schedule_support.editor_fields(
+                ctx.session, ctx.connector.id, VIEW_URL_PROCESS, VIEW_URL_PROCESS, row.timing
+            )
+        )
+        if row.target_field:
+            fields.add("view_url_target", row.target_field)
+        return fields
+
     def config_value(self, ctx: SectionContext) -> ViewUrlSetting:
         row = self._row(ctx)
         timing = row.timing if row.timing in TIMINGS else "off"
