@@ -143,39 +143,80 @@ def with_schedules(document: dict) -> dict:
     return edited
 
 
+def normalized(app, text: str, connector_id: str) -> str:
+    """An export with its connector ID and (freshly encrypted) secrets made comparable."""
+    with app.app_context():
+        text = re.sub(r"gAAAAA[\w=-]+", lambda m: "plain:" + decrypt(m.group(0)), text)
+    return text.replace(connector_id, "<id>")
+
+
+def copy_into_fresh_account(app, cli, tmp_path, connector_id: str, account: str) -> str:
+    """Export `connector_id` with secrets, import it into a new account, and compare both ways."""
+    original = config_of(app, connector_id)
+    with_secrets = export(cli, connector_id, "--with-secrets")
+    create_account(app, account)
+    copy_id = created_id(import_text(cli, tmp_path, with_secrets, "--account", account))
+    assert copy_id != connector_id
+    again = export(cli, copy_id, "--with-secrets")
+    # The same text apart from the connector ID and the encryption of the secrets …
+    assert normalized(app, again, copy_id) == normalized(app, with_secrets, connector_id)
+    assert f"plain:{DEMO_HAIHAI_TOKEN}" in normalized(app, again, copy_id)
+    assert export(cli, copy_id).replace(copy_id, "<id>") == export(cli, connector_id).replace(
+        connector_id, "<id>"
+    )
+    # … and what runs read is the same as before the export (settings, snapshots, schedules).
+    assert config_of(app, copy_id) == original
+    return copy_id
+
+
 def test_export_then_import_into_a_fresh_account_round_trips_the_demo_connector(
     app, cli, demo_id, tmp_path
 ):
-    # Give the demo schedules first (an update of the demo itself through import).
+    demo_config, _schedules = config_of(app, demo_id)
+    assert len(demo_config.section("step5")) == 6 and len(demo_config.mappings) == 15
+    copy_into_fresh_account(app, cli, tmp_path, demo_id, "MOVE01")
+
+
+def test_schedules_round_trip_and_an_import_updates_the_connector_it_came_from(
+    app, cli, demo_id, tmp_path
+):
     edited = with_schedules(yaml.safe_load(export(cli, demo_id)))
     assert created_id(import_document(cli, tmp_path, edited)) == demo_id
     assert yaml.safe_load(export(cli, demo_id)) == edited
-    demo_config, demo_schedules = config_of(app, demo_id)
-    assert demo_schedules["view_url"] == ScheduleSpec(
-        "weekly", weekdays=(0, 3), hours=(6, 18), minutes=(15,)
+    _config, schedules = config_of(app, demo_id)
+    assert schedules == {
+        "view_url": ScheduleSpec("weekly", weekdays=(0, 3), hours=(6, 18), minutes=(15,)),
+        "customer:3": ScheduleSpec("monthly", month_days=("last",), hours=(2,), minutes=(0,)),
+        "customer:6": ScheduleSpec("daily", hours=(4,), minutes=(45,)),
+    }
+    copy_into_fresh_account(app, cli, tmp_path, demo_id, "MOVE02")
+
+
+def test_a_manual_method_connector_round_trips_with_typed_names_and_ids(
+    app, cli, demo_id, tmp_path
+):
+    document = yaml.safe_load(export(cli, demo_id, "--with-secrets"))
+    step2, step4 = document["settings"]["step2"], document["settings"]["step4"]
+    step2["haihai_method"] = "manual"
+    for name in [n for n in step4 if n.endswith("-haihai_id")]:
+        del step4[name]
+    step4.update(
+        {
+            "mapping-0-haihai": "メール（会社）",
+            "email_custom": "1",
+            "email_display_name": "メール（会社）",
+        }
     )
-    assert demo_schedules["customer:3"].month_days == ("last",)
-
-    with_secrets = export(cli, demo_id, "--with-secrets")
-    create_account(app, "MOVE01")
-    copy_id = created_id(import_text(cli, tmp_path, with_secrets, "--account", "MOVE01"))
-    assert copy_id != demo_id
-    again = export(cli, copy_id, "--with-secrets")
-
-    # The same text apart from the connector ID and the (freshly encrypted) secrets.
-    def normalized(text: str, connector_id: str) -> str:
-        with app.app_context():
-            text = re.sub(r"gAAAAA[\w=-]+", lambda m: "plain:" + decrypt(m.group(0)), text)
-        return text.replace(connector_id, "<id>")
-
-    assert normalized(again, copy_id) == normalized(with_secrets, demo_id)
-    assert f"plain:{DEMO_HAIHAI_TOKEN}" in normalized(again, copy_id)
-    assert export(cli, copy_id).replace(copy_id, "<id>") == export(cli, demo_id).replace(
-        demo_id, "<id>"
-    )
-    # What runs read is the same too (settings, snapshots, mappings, schedules).
-    assert config_of(app, copy_id) == (demo_config, demo_schedules)
-    assert len(demo_config.section("step5")) == 6 and len(demo_config.mappings) == 15
+    document["settings"]["step5"]["customer-2-target_id"] = "77"  # typed, not in the snapshot
+    create_account(app, "MANUAL")
+    manual_id = created_id(import_document(cli, tmp_path, document, "--account", "MANUAL"))
+    config, _schedules = config_of(app, manual_id)
+    assert config.email_display_name == "メール（会社）"
+    assert config.section("step5")[1].target_id == "77"
+    exported = yaml.safe_load(export(cli, manual_id))["settings"]
+    assert exported["step4"]["email_custom"] == "1"
+    assert "mapping-1-haihai_id" not in exported["step4"]
+    copy_into_fresh_account(app, cli, tmp_path, manual_id, "MOVE03")
 
 
 def test_export_is_readable_yaml_without_secrets_unless_asked(app, cli, demo_id):
@@ -357,7 +398,9 @@ def test_outline_errors_name_their_place(app, cli, demo_id, tmp_path):
     moved = copy.deepcopy(document)
     moved["connector"]["id"] = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
     errors = error_lines(import_document(cli, tmp_path, moved))
-    assert errors["connector.id"].startswith("連携設定 01JZZZZZZZZZZZZZZZZZZZZZZZ はこのポータルにありません")
+    assert errors["connector.id"].startswith(
+        "連携設定 01JZZZZZZZZZZZZZZZZZZZZZZZ はこのポータルにありません"
+    )
     result = import_document(cli, tmp_path, moved, "--account", "NOBODY")
     assert result.exit_code == 1 and "no account with connector ID 'NOBODY'" in result.output
 
