@@ -189,3 +189,18 @@ def test_without_wait_the_queued_run_is_printed_and_a_worker_runs_it_later(
     assert later.wait(timeout=120) == 0, jobs.log_text()
     assert stored_run(jobs, printed["task_id"]).status == "succeeded"
     assert stored_run(jobs, waiting["task_id"]).status == "succeeded"
+
+
+def test_a_run_redis_cannot_take_is_recorded_in_error_and_exits_one(jobs, demo_id, sandbox_env):
+    from portal.runs.messages import ENQUEUE_FAILED_MESSAGE
+    from sandbox.serve import free_port
+
+    nothing_listens = f"redis://127.0.0.1:{free_port()}/0"
+    completed = flask_cli(
+        jobs, {**sandbox_env, "REDIS_URL": nothing_listens}, "runs", "start", demo_id, "view_url"
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    printed = printed_run(completed)
+    assert (printed["status"], printed["error_code"]) == ("failed", "enqueue_failed")
+    assert printed["error_detail"] == ENQUEUE_FAILED_MESSAGE
+    assert stored_run(jobs, printed["task_id"]).status == "failed"
