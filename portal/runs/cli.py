@@ -17,13 +17,13 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from portal.connector_types.loading import load_connector_config
 from portal.connector_types.registry import UnknownConnectorType
 from portal.db import session_scope
 from portal.models import Connector, Run
 from portal.models.runs import FAILED, MANUAL
 from portal.runs import service
 from portal.runs.targets import StartRefused, startable_target
-from portal.settings.service import load_connector_config
 
 runs_cli = AppGroup("runs", help="Start runs of connector processes.")
 

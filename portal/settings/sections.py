@@ -148,11 +148,19 @@ class Section:
         """The stored state as the fields this section posts, secrets in clear (export/import).
 
         Posting the result through `save_settings` must store the same state again. The default
-        turns `stored_values` into fields (see `fields_from_values`); a section whose values are
-        not plain strings, numbers, booleans or lists of those (rows, schedule editors) overrides
-        this.
+        turns `stored_values` into fields (see `fields_from_values`) and checks them with
+        `posted_values`, which must read the same values back; a section whose template values
+        are not its fields (other names, rows, schedule editors) overrides this, else the default
+        raises NotImplementedError rather than export something the import would misread.
         """
-        return fields_from_values(self.key, self.stored_values(ctx))
+        values = self.stored_values(ctx)
+        fields = fields_from_values(self.key, values)
+        if self.posted_values(fields, ctx) != values:
+            raise NotImplementedError(
+                f"section {self.key!r}: posting its stored values back does not read them again "
+                "(its template values are not its form fields); override Section.form_fields"
+            )
+        return fields
 
     def synced_state(self, ctx: SectionContext) -> dict[str, Any] | None:
         """What a sync button fetched and this section keeps (a JSON-able dict); None: nothing.

@@ -3,7 +3,7 @@
 A document (written as YAML by `flask connectors export`) is a dict:
 
     version: 1
-    connector: {id: <connector ID>, kind: <connector type>}
+    connector: {id: <connector ID>, kind: <connector type>, name: <連携設定名>}
     settings: {<section key>: {<form field>: <value or list of values>}}
     synced:   {<section key>: <what a sync button fetched>}
 
@@ -19,6 +19,8 @@ written as that object, and posted back as the same compact JSON. Secret fields
 `{encrypted: <Fernet token under the portal key>}`. A secret left out of an imported section keeps
 the stored secret (the page's placeholder), which a new connector does not have. A section left
 out of the file keeps its stored state; synced data left out keeps the stored snapshot.
+`connector.name` names a new connector (the connector list's rules apply) and renames an existing
+one; a section that edits the name (Step1) is stored after it and decides.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.registry import connector_types, get_connector_type, is_known_kind
+from portal.connectors.forms import NAME_MAX_LENGTH
 from portal.crypto import SECRET_PLACEHOLDER, SecretKeyError, decrypt, encrypt
 from portal.models import Connector
 from portal.models.settings import ConnectorSettings
@@ -59,6 +62,8 @@ MSG_SECRET_UNREADABLE = (
     "暗号化された値をこのポータルの鍵で復号できません。"
     "エクスポートしたポータルと同じ鍵（PORTAL_SECRET_KEY）を設定するか、値を入力し直してください。"
 )
+MSG_NAME_REQUIRED = "連携設定名を入力してください。"
+MSG_NAME_TOO_LONG = f"連携設定名は{NAME_MAX_LENGTH}文字以内で入力してください。"
 MSG_ENCRYPTED_NOT_SECRET = "暗号化された値を指定できるのは秘密の項目（APIトークン）だけです。"
 
 
@@ -192,7 +197,7 @@ def export_document(
             synced[section.key] = json.loads(json.dumps(state))  # a plain, detached copy
     document: dict[str, Any] = {
         "version": FORMAT_VERSION,
-        "connector": {"id": connector.id, "kind": connector.kind},
+        "connector": {"id": connector.id, "kind": connector.kind, "name": connector.name},
         "settings": settings,
     }
     if synced:
@@ -221,8 +226,29 @@ def _mapping_at(document: Mapping, key: str, errors: list[TransferError]) -> Map
     return value
 
 
-def check_document(document: Any) -> tuple[str, Mapping, Mapping]:
-    """(kind, settings, synced) of a document; ImportInvalid when its outline is wrong."""
+@dataclass(frozen=True)
+class Outline:
+    """The parts of a checked document."""
+
+    kind: str
+    name: str | None  # None: not given (an existing connector keeps its name)
+    settings: Mapping
+    synced: Mapping
+
+
+def _checked_name(value: Any, errors: list[TransferError]) -> str | None:
+    if value is None:
+        return None
+    name = str(value).strip()
+    if not name:
+        errors.append(TransferError("connector.name", MSG_NAME_REQUIRED))
+    elif len(name) > NAME_MAX_LENGTH:
+        errors.append(TransferError("connector.name", MSG_NAME_TOO_LONG))
+    return name
+
+
+def check_document(document: Any) -> Outline:
+    """The outline of a document; ImportInvalid when it is wrong."""
     errors: list[TransferError] = []
     if not isinstance(document, Mapping):
         raise ImportInvalid([TransferError("(file)", MSG_NOT_MAPPING)])
@@ -233,11 +259,12 @@ def check_document(document: Any) -> tuple[str, Mapping, Mapping]:
     if not is_known_kind(kind):
         kinds = ", ".join(t.kind for t in connector_types())
         errors.append(TransferError("connector.kind", MSG_KIND_UNKNOWN.format(kinds=kinds)))
+    name = _checked_name(connector.get("name"), errors)
     settings = _mapping_at(document, "settings", errors)
     synced = _mapping_at(document, "synced", errors)
     if errors:
         raise ImportInvalid(errors)
-    return kind, settings, synced
+    return Outline(kind, name, settings, synced)
 
 
 def _restore_synced(
@@ -359,18 +386,23 @@ def import_document(
     """
     if connector is None and account_id is None:
         raise ValueError("import needs a connector to update or an account to create one in")
-    kind, settings, synced = check_document(document)
+    outline = check_document(document)
+    kind, settings, synced = outline.kind, outline.settings, outline.synced
     if connector is not None and connector.kind != kind:
         message = MSG_KIND_MISMATCH.format(kind=connector.kind)
         raise ImportInvalid([TransferError("connector.kind", message)])
+    if connector is None and outline.name is None:
+        raise ImportInvalid([TransferError("connector.name", MSG_NAME_REQUIRED)])
     config = app_config if app_config is not None else current_app.config
     created = connector is None
     errors: list[TransferError] = []
     try:
         if connector is None:
             connector = Connector(account_id=account_id, kind=kind, name="")
-            session.add(connector)
-            session.flush()
+        if outline.name is not None:
+            connector.name = outline.name
+        session.add(connector)
+        session.flush()
         connector_id = connector.id
         ctx = make_context(session, connector, config)
         sections = {s.key: s for s in get_connector_type(kind).ordered_sections()}

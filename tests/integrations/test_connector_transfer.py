@@ -13,7 +13,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func
 from sqlmodel import select
 
-from portal.auth.testing import create_account
+from portal.connector_types import registry
+from portal.connector_types.loading import load_connector_config
 from portal.connector_types.registry import connector_types
 from portal.crypto import decrypt
 from portal.db import session_scope
@@ -26,7 +27,6 @@ from portal.demo_fixtures import (
 from portal.models import Connector
 from portal.runs.service import schedules_of
 from portal.settings import messages as msg
-from portal.settings.service import load_connector_config
 from portal.settings.transfer import (
     MSG_FIELD_VALUE,
     MSG_SECRET_UNREADABLE,
@@ -35,6 +35,10 @@ from portal.settings.transfer import (
     read_context,
 )
 from portal.syncs.config import ScheduleSpec
+from tests.support import echo_connector
+from tests.support.accounts import create_account
+
+ECHO_MODULE = "tests.support.echo_connector"
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +229,11 @@ def test_export_is_readable_yaml_without_secrets_unless_asked(app, cli, demo_id)
     assert "encrypted" not in text
     assert "  step5:  # Step5. 顧客情報連携設定\n" in text
     document = yaml.safe_load(text)
-    assert document["connector"] == {"id": demo_id, "kind": "haihai_kintone"}
+    assert document["connector"] == {
+        "id": demo_id,
+        "kind": "haihai_kintone",
+        "name": "デモ: 顧客リスト ⇄ 配配メール",
+    }
     assert list(document["settings"]) == ["step1", "step2", "step3", "step4", "step5", "step7"]
     assert document["settings"]["step4"]["mapping-0-kintone"] == "email"
     # Conditions are written as data, not as the hidden input's JSON text.
@@ -415,6 +423,52 @@ def test_import_with_the_owning_account_updates_and_list_shows_every_connector(
     assert listing.exit_code == 0
     assert f"{demo_id}\tDEMO01\thaihai_kintone\t同じアカウントで更新" in listing.stdout
     assert cli("list", "--account", "DEMO01").stdout.count("\n") == 2
+
+
+def test_a_new_connector_needs_a_name_that_fits_the_connector_list(app, cli, demo_id, tmp_path):
+    document = yaml.safe_load(export(cli, demo_id, "--with-secrets"))
+    create_account(app, "MOVE01")
+    del document["connector"]["name"]
+    errors = error_lines(import_document(cli, tmp_path, document, "--account", "MOVE01"))
+    assert errors == {"connector.name": "連携設定名を入力してください。"}
+    document["connector"]["name"] = "長" * 101
+    errors = error_lines(import_document(cli, tmp_path, document, "--account", "MOVE01"))
+    assert errors == {"connector.name": "連携設定名は100文字以内で入力してください。"}
+    # Updating without a name keeps the stored one.
+    del document["connector"]["name"]
+    assert created_id(import_document(cli, tmp_path, document)) == demo_id
+
+
+@pytest.fixture
+def echo_type():
+    """The throw-away connector type of tests/support, registered for one test."""
+    registry.load_connector_types(extra=[ECHO_MODULE])
+    yield echo_connector
+    registry.unregister_connector_type(echo_connector.KIND)
+    registry._loaded_modules.discard(ECHO_MODULE)
+    echo_connector.STORED.clear()
+
+
+def test_a_type_from_its_own_folder_exports_and_imports_through_one_method(
+    app, cli, echo_type, tmp_path
+):
+    account = create_account(app, "ECHO01")
+    document = {
+        "version": 1,
+        "connector": {"kind": echo_type.KIND, "name": "エコー01"},
+        "settings": {"echo": {"echo-timing": "manual", "echo-message": "こんにちは"}},
+    }
+    echo_id = created_id(import_document(cli, tmp_path, document, "--account", "ECHO01"))
+    assert echo_type.STORED[echo_id] == echo_type.EchoSetting("manual", "こんにちは")
+    exported = yaml.safe_load(export(cli, echo_id))
+    assert exported == {**document, "connector": {"id": echo_id, **document["connector"]}}
+    # The echo Step's own rule refuses, with its path, and nothing is stored.
+    document["settings"]["echo"]["echo-timing"] = "schedule"
+    errors = error_lines(import_document(cli, tmp_path, document, "--account", "ECHO01"))
+    assert errors == {"settings.echo.echo-timing": "連携タイミングを選択してください。"}
+    with app.app_context(), session_scope() as session:
+        owned = session.exec(select(Connector).where(Connector.account_id == account.id)).all()
+    assert [c.id for c in owned] == [echo_id]
 
 
 def test_every_section_of_every_type_exports_a_fresh_connector(app):

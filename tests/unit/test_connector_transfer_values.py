@@ -179,7 +179,7 @@ def timings(draw, variant: str):
 @pytest.mark.parametrize("variant", sorted(VARIANT_INTERVALS))
 @given(data=st.data())
 def test_editor_fields_post_back_the_stored_timing_and_schedule(variant, data):
-    from jobs.schedule import normalize_spec
+    from portal.runs.schedule_math import normalize_spec
 
     timing, spec = data.draw(timings(variant))
     fields = MultiDict(editor_form_fields("p", editor_values(timing, spec, variant), variant))
@@ -202,3 +202,23 @@ def test_editor_fields_post_back_the_stored_timing_and_schedule(variant, data):
 def test_mapping_rows_post_back_as_the_same_rows(rows):
     mapping = [MappingRow(code, item.strip(), item_id) for code, item, item_id in rows]
     assert rows_from_form(MultiDict(rows_to_form(mapping))) == mapping
+
+
+def test_the_default_refuses_template_values_that_are_not_the_posted_fields():
+    class Renamed(Section):
+        key = "echo"
+
+        def stored_values(self, ctx):
+            return {"timing": "manual", "on": True}
+
+        def posted_values(self, form, ctx):
+            return {"timing": form.get("echo-timing", ""), "on": form.get("on") == "1"}
+
+    with pytest.raises(NotImplementedError, match="'echo'.*override Section.form_fields"):
+        Renamed().form_fields(None)
+
+    class Plain(Renamed):
+        def posted_values(self, form, ctx):
+            return {"timing": form.get("timing", ""), "on": form.get("on") == "1"}
+
+    assert Plain().form_fields(None) == MultiDict([("timing", "manual"), ("on", "1")])

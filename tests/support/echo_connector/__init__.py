@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from werkzeug.datastructures import MultiDict
+
 from portal.connector_types.registry import ConnectorType, ProcessSpec
 from portal.settings.sections import Section
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
@@ -58,6 +60,10 @@ class EchoSection(Section):
 
     def config_value(self, ctx):
         return STORED.get(ctx.connector.id, EchoSetting())
+
+    def form_fields(self, ctx):
+        setting = STORED.get(ctx.connector.id, EchoSetting())
+        return MultiDict({"echo-timing": setting.timing, "echo-message": setting.message})
 
 
 def load_config(session, connector, app_config) -> EchoSetting:
