@@ -25,6 +25,7 @@ from portal.inbound import (
     limits,
     token_required,
 )
+from portal.inbound.errors import MSG_MEDIA_TYPE, MSG_TOO_LARGE
 from portal.models.connectors import HAIHAI_KINTONE
 from portal.models.settings import ConnectorSettings
 from portal.settings.service import verify_plugin_token
@@ -80,13 +81,9 @@ def _timezone(connector) -> str:
 
 def _json_body() -> object:
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise InboundError(413, "too_large", "リクエストが大きすぎます。")
+        raise InboundError(413, "too_large", MSG_TOO_LARGE)
     if not request.is_json:
-        raise InboundError(
-            415,
-            "unsupported_media_type",
-            "リクエストはJSON（Content-Type: application/json）で送信してください。",
-        )
+        raise InboundError(415, "unsupported_media_type", MSG_MEDIA_TYPE)
     payload = request.get_json(silent=True)
     if payload is None:
         raise InboundError(400, "bad_request", service.MSG_BODY)
