@@ -8,7 +8,8 @@ import socket
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from rq import Worker
+
+from jobs.worker import PortalWorker, wait_for_redis
 
 jobs_cli = AppGroup("jobs", help="Background worker and scheduler.")
 
@@ -16,25 +17,6 @@ jobs_cli = AppGroup("jobs", help="Background worker and scheduler.")
 # each wake-up refreshes the heartbeat /healthz reads.
 WORKER_TTL = 30
 JOB_MONITORING_INTERVAL = 10
-
-
-class PortalWorker(Worker):
-    """An RQ worker that keeps a heartbeat for /healthz and gives each work horse its own DB pool."""
-
-    def heartbeat(self, timeout=None, pipeline=None):
-        """RQ's heartbeat plus the portal's newest-worker record."""
-        super().heartbeat(timeout, pipeline)
-        from portal.queueing import record_worker_heartbeat
-
-        record_worker_heartbeat(self.connection, self.name)
-
-    def main_work_horse(self, job, queue):
-        """Entry of the forked work horse: drop the parent's pooled DB connections first."""
-        from portal.db import dispose_engine
-
-        # Sharing a socket (or a SQLite handle) with the parent after fork corrupts both sides.
-        dispose_engine(current_app)
-        super().main_work_horse(job, queue)
 
 
 def _configure_logging() -> str:
@@ -64,7 +46,7 @@ def worker(
     max_jobs: int | None,
 ) -> None:
     """Run an RQ worker with the app context pushed."""
-    from jobs.runs import on_work_horse_killed
+    from jobs.reaper import on_work_horse_killed
     from portal.db import dispose_engine
     from portal.queueing import get_redis, queue_names
 
@@ -72,9 +54,12 @@ def worker(
     app = current_app._get_current_object()
     # The CLI may have touched the database before forking work horses; start clean.
     dispose_engine(app)
+    connection = get_redis(app)
+    # RQ's worker talks to Redis as soon as it is built: a worker started during an outage waits.
+    wait_for_redis(connection, "worker")
     rq_worker = PortalWorker(
         list(queues) or queue_names(app),
-        connection=get_redis(app),
+        connection=connection,
         name=name or f"{socket.gethostname()}-{os.getpid()}",
         worker_ttl=WORKER_TTL,
         job_monitoring_interval=JOB_MONITORING_INTERVAL,
@@ -89,7 +74,7 @@ def worker(
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Polling seconds.")
 @click.option("--burst", is_flag=True, help="One pass, then exit.")
 def scheduler(interval: float, burst: bool) -> None:
-    """Run the clock: every minute it enqueues jobs.schedule.dispatch_due."""
+    """Run the clock: every minute jobs.schedule.dispatch_due, and the reaper on every pass."""
     from jobs.clock import run_clock
     from portal.queueing import get_redis
 

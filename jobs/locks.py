@@ -4,6 +4,11 @@ One lock per (connector, group). The owner token is the run id, so whoever finds
 worker that saw its work horse die, the reaper) can free exactly that run's lock and nothing
 else. The TTL is short and a heartbeat thread renews it, so the lock of a killed worker frees
 itself within a minute without anyone's help.
+
+The heartbeat never takes a lost lock back by itself: a process that was paused (SIGSTOP, a
+frozen VM) may have been declared dead meanwhile. It reports the loss (`on_lost`) and lets the
+run's ownership check decide (jobs.ownership), which takes the lock back only while the run's
+row is still 処理中.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import threading
 from collections.abc import Callable
 
 import redis
+
+from portal.redis_outage import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -87,30 +94,66 @@ class GroupLock:
         """Renew the TTL; False when the lock is no longer ours."""
         return bool(self.conn.eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))
 
+    def holder(self) -> str | None:
+        """The token holding the lock now (None when it is free)."""
+        value = self.conn.get(self.key)
+        return value.decode() if value else None
+
+    def take_if_free(self) -> bool:
+        """Take the lock when nobody holds it (after it expired); True when taken."""
+        return bool(self.conn.set(self.key, self.token, nx=True, px=self.ttl_ms))
+
     def release(self) -> bool:
         """Stop the heartbeat and free the lock if still ours."""
         self.stop_heartbeat()
+        return self.release_token()
+
+    def release_token(self) -> bool:
+        """Free the lock if still ours (the heartbeat, if any, keeps running)."""
         return bool(self.conn.eval(_RELEASE, 1, self.key, self.token))
 
-    def start_heartbeat(self, interval: float, on_beat: Callable[[], None] | None = None) -> None:
-        """Renew the lock every `interval` seconds in a daemon thread, calling `on_beat` too."""
+    def start_heartbeat(
+        self,
+        interval: float,
+        on_beat: Callable[[], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
+        """Every `interval` seconds in a daemon thread: call `on_beat` (first, so it keeps going
+        while Redis is away), then renew the lock; call `on_lost` when it is no longer ours."""
 
         def beat() -> None:
+            unreachable = False
             while not self._stop.wait(interval):
+                if on_beat is not None:
+                    try:
+                        on_beat()
+                    except Exception:  # noqa: BLE001 - a failed beat must not kill the run
+                        log.exception(
+                            "run heartbeat failed key=%s task_id=%s", self.key, self.token
+                        )
                 try:
-                    if not self.refresh():
-                        # Our TTL ran out (process paused?); take it back if nobody else has.
-                        regained = self.conn.set(self.key, self.token, nx=True, px=self.ttl_ms)
+                    renewed = self.refresh()
+                except REDIS_ERRORS as error:
+                    if not unreachable:
                         log.warning(
-                            "lock lost key=%s task_id=%s regained=%s",
+                            "lock not renewed, redis unavailable key=%s task_id=%s error=%s",
                             self.key,
                             self.token,
-                            bool(regained),
+                            error,
                         )
-                    if on_beat is not None:
-                        on_beat()
-                except Exception:  # noqa: BLE001 - a failed beat must not kill the run
-                    log.exception("lock heartbeat failed key=%s task_id=%s", self.key, self.token)
+                    unreachable = True
+                    continue
+                if unreachable:
+                    log.warning("redis available again key=%s task_id=%s", self.key, self.token)
+                    unreachable = False
+                if renewed:
+                    continue
+                log.warning("lock lost key=%s task_id=%s", self.key, self.token)
+                if on_lost is not None:
+                    try:
+                        on_lost()
+                    except Exception:  # noqa: BLE001 - reported; the next beat tries again
+                        log.exception("lock loss handling failed key=%s", self.key)
 
         self._stop.clear()
         self._thread = threading.Thread(
@@ -118,8 +161,12 @@ class GroupLock:
         )
         self._thread.start()
 
+    def end_heartbeat(self) -> None:
+        """Tell the heartbeat thread to stop after its current beat (returns at once)."""
+        self._stop.set()
+
     def stop_heartbeat(self) -> None:
-        """Stop the heartbeat thread (idempotent)."""
+        """Stop the heartbeat thread and wait for it (idempotent)."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -1,8 +1,12 @@
-"""Job entry points for runs: run_sync(run_id) and the reaper of runs whose worker died."""
+"""The job entry point of every run: run_sync(run_id).
+
+It claims the run's row, takes the exclusion lock of the process's group, hands the handler a
+RunContext whose guard fences every write (jobs.ownership), and records the outcome only while
+the run is still this process's. What happens to runs whose process died is in jobs.reaper.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -10,33 +14,29 @@ import time
 
 from flask import Flask, current_app
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import or_
-from sqlmodel import col, select
 
-from jobs.locks import GroupLock, LockBusy, release_if_held
+from jobs.locks import GroupLock, LockBusy
+from jobs.ownership import RunOwnership
 from portal.connector_types.loading import load_connector_config
 from portal.connector_types.registry import UnknownProcess, get_process
 from portal.db import session_scope
+from portal.logs import event
 from portal.models import Run
 from portal.models.common import utcnow
-from portal.models.runs import QUEUED, RUNNING
 from portal.queueing import get_redis, job_setting
+from portal.redis_outage import REDIS_ERRORS, through_outage
 from portal.runs import events as run_events
 from portal.runs import messages
 from portal.runs import service as runs_service
-from portal.syncs.context import RunContext, RunFailed
+from portal.runs.parts import DatabasePartJournal, describe_parts, parts_of
+from portal.syncs.context import RunContext, RunFailed, RunFenced
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_MESSAGE = (
-    "処理時間の上限を超えたため、連携処理が中断されました。"
-    "連携条件で対象データを絞り込むか、サポートにご連絡ください。"
-)
-# A 処理中 run whose heartbeat (every 10 s) is this old lost its worker. With dispatch_due
-# reaping every minute, a dead worker's run shows エラー within 50 + 60 s < 2 minutes.
-STALE_AFTER_SECONDS = 50
-# A 待機中 run whose RQ job vanished (Redis flushed, enqueue lost) is failed after this long.
-QUEUED_LOST_AFTER = dt.timedelta(minutes=10)
+TIMEOUT_MESSAGE = messages.TIMEOUT_MESSAGE
+# How long a running run waits for an unreachable Redis (lock, API budget, ownership checks)
+# before it ends in エラー saying so. Longer than a Redis restart or failover takes.
+REDIS_WAIT_SECONDS = 300
 
 
 def _worker_name() -> str:
@@ -83,76 +83,142 @@ def _load_config_for(connector_id: str):
     return load
 
 
-def _fail(run_id: str, message: str, code: str, **counts) -> None:
+def _fail(run_id: str, message: str, code: str, **counts) -> bool:
+    """End run `run_id` in エラー unless it already ended; True when this call ended it."""
     with session_scope() as session:
-        runs_service.mark_failed(session, run_id, message, code, **counts)
-    run_events.run_ended(run_id)
+        failed = runs_service.mark_failed(session, run_id, message, code, **counts)
+    if failed:
+        run_events.run_ended(run_id)
+    else:
+        event(log, "run.outcome_not_recorded", run_id=run_id, task_id=run_id, code=code)
+    return failed
 
 
-def run_sync(run_id: str) -> None:
-    """Worker entry point: load the run, take the exclusion lock, delegate, record the outcome."""
-    app: Flask = current_app._get_current_object()
+def written_details(run_id: str, ownership: RunOwnership) -> str:
+    """What a run cut short had sent to kintone and 配配メール, for its エラー詳細."""
+    with session_scope() as session:
+        parts = parts_of(session, run_id)
+    haihai = describe_parts(parts, {})
+    kintone_writes = ownership.writes["kintone"]
+    # Parts in the journal say more than a count; other processes' uploads are only counted.
+    uploads = 0 if parts else ownership.writes["haihai"]
+    if haihai is None:
+        return messages.writes_sentence(kintone_writes, uploads)
+    if kintone_writes:
+        return messages.writes_sentence(kintone_writes, 0) + "\n" + haihai
+    return haihai
+
+
+def _start(run_id: str, app: Flask) -> tuple[Run, str] | None:
+    """Claim the run; (run, account time zone), or None when it was not 待機中 any more."""
     with session_scope() as session:
         if not runs_service.claim_run(session, run_id, _worker_name()):
             log.info("run not queued any more, skipped run_id=%s task_id=%s", run_id, run_id)
-            return
+            return None
         run = session.get(Run, run_id)
         timezone = runs_service.connector_timezone(
             session, run.connector_id, app.config.get("PORTAL_TIMEZONE", "Asia/Tokyo")
         )
     run_events.run_started(run)
+    return run, timezone
 
+
+def _process_of(run: Run):
+    """The run's process with its handler, or None after ending the run in エラー."""
     try:
         process = get_process(run.process_key)
     except UnknownProcess:
-        _fail(run_id, messages.NOT_AVAILABLE_MESSAGE, "not_available")
-        return
+        process = None
+    if process is None or process.handler is None:
+        _fail(run.id, messages.NOT_AVAILABLE_MESSAGE, "not_available")
+        return None
+    return process
 
+
+def _take_lock(run: Run, group: str, redis_wait: float) -> GroupLock | None:
+    """The run's group lock, taken; None after ending the run in エラー (busy, no Redis)."""
     lock = GroupLock(
         get_redis(),
         run.connector_id,
-        process.group,
-        token=run_id,
+        group,
+        token=run.id,
         ttl=job_setting("RUN_LOCK_TTL_SECONDS", 45),
     )
     try:
-        lock.acquire()
+        through_outage(lock.acquire, redis_wait, what="group lock")
     except LockBusy as busy:
-        log.info("group busy run_id=%s task_id=%s holder=%s", run_id, run_id, busy.holder)
-        _fail(run_id, messages.BUSY_MESSAGE, "busy")
+        log.info("group busy run_id=%s task_id=%s holder=%s", run.id, run.id, busy.holder)
+        _fail(run.id, messages.BUSY_MESSAGE, "busy")
+        return None
+    except REDIS_ERRORS:
+        message = messages.redis_unavailable_message(redis_wait)
+        _fail(run.id, messages.with_details(message, messages.NOTHING_WRITTEN), "redis_unavailable")
+        return None
+    return lock
+
+
+def _execute(app: Flask, run: Run, process, timezone: str, ownership, progress, redis_wait):
+    """Check the daily limit, run the handler, record 成功 if the run is still ours."""
+    with session_scope() as session:
+        runs_service.check_daily_limit(session, run)
+    context = RunContext(
+        run_id=run.id,
+        connector_id=run.connector_id,
+        process_key=run.process_key,
+        process_number=run.process_number,
+        trigger=run.trigger,
+        params=dict(run.params or {}),
+        started_at=run.started_at or utcnow(),
+        timezone=timezone,
+        load_config=_load_config_for(run.connector_id),
+        report_progress=progress,
+        redis=get_redis(),
+        app_config=app.config,
+        guard=ownership,
+        part_journal=DatabasePartJournal(app, run.id),
+        redis_wait=redis_wait,
+    )
+    with context.active():
+        outcome = process.handler(context)
+    progress.flush()
+    ownership.check()  # a run declared dead while finishing must not claim success
+    with session_scope() as session:
+        recorded = runs_service.mark_succeeded(
+            session, run.id, outcome.processed, outcome.total, outcome.message_detail
+        )
+    if recorded:
+        run_events.run_ended(run.id)
+    else:
+        # Someone (the reaper) ended the row meanwhile; its verdict stands.
+        event(log, "run.outcome_not_recorded", run_id=run.id, task_id=run.id, code="succeeded")
+
+
+def run_sync(run_id: str) -> None:
+    """Worker entry point: load the run, take the exclusion lock, delegate, record the outcome."""
+    app: Flask = current_app._get_current_object()
+    started = _start(run_id, app)
+    if started is None:
+        return
+    run, timezone = started
+    process = _process_of(run)
+    if process is None:
+        return
+    redis_wait = job_setting("RUN_REDIS_WAIT_SECONDS", REDIS_WAIT_SECONDS)
+    lock = _take_lock(run, process.group, redis_wait)
+    if lock is None:
         return
 
+    ownership = RunOwnership(app, lock, run_id, redis_wait)
     progress = _ProgressWriter(run_id, job_setting("RUN_PROGRESS_INTERVAL_SECONDS", 1.0))
     try:
-
-        def beat() -> None:
-            with app.app_context(), session_scope() as beat_session:
-                runs_service.record_heartbeat(beat_session, run_id)
-
-        lock.start_heartbeat(job_setting("RUN_HEARTBEAT_SECONDS", 10), on_beat=beat)
-        with session_scope() as session:
-            runs_service.check_daily_limit(session, run)
-        context = RunContext(
-            run_id=run_id,
-            connector_id=run.connector_id,
-            process_key=run.process_key,
-            process_number=run.process_number,
-            trigger=run.trigger,
-            params=dict(run.params or {}),
-            started_at=run.started_at or utcnow(),
-            timezone=timezone,
-            load_config=_load_config_for(run.connector_id),
-            report_progress=progress,
-            redis=get_redis(),
-            app_config=app.config,
+        lock.start_heartbeat(
+            job_setting("RUN_HEARTBEAT_SECONDS", 10),
+            on_beat=ownership.beat,
+            on_lost=ownership.on_lock_lost,
         )
-        outcome = process.handler(context)
-        progress.flush()
-        with session_scope() as session:
-            runs_service.mark_succeeded(
-                session, run_id, outcome.processed, outcome.total, outcome.message_detail
-            )
-        run_events.run_ended(run_id)
+        _execute(app, run, process, timezone, ownership, progress, redis_wait)
+    except RunFenced as fenced:
+        _stop_fenced(run_id, ownership, str(fenced))
     except RunFailed as failure:
         progress.flush()
         _fail(
@@ -162,6 +228,24 @@ def run_sync(run_id: str) -> None:
             processed=failure.processed if failure.processed is not None else progress.processed,
             total=failure.total if failure.total is not None else progress.total,
         )
+    except REDIS_ERRORS as error:
+        event(
+            log,
+            "run.redis_unavailable",
+            logging.ERROR,
+            run_id=run_id,
+            task_id=run_id,
+            waited_seconds=redis_wait,
+            error=str(error),
+        )
+        message = messages.redis_unavailable_message(redis_wait)
+        _fail(
+            run_id,
+            messages.with_details(message, written_details(run_id, ownership)),
+            "redis_unavailable",
+            processed=progress.processed,
+            total=progress.total,
+        )
     except JobTimeoutException:
         _fail(run_id, TIMEOUT_MESSAGE, "timeout")
         raise
@@ -170,66 +254,21 @@ def run_sync(run_id: str) -> None:
         _fail(run_id, messages.UNEXPECTED_MESSAGE, "unexpected")
         raise
     finally:
-        lock.release()
-
-
-def handle_dead_run(run_id: str, message: str = messages.WORKER_LOST_MESSAGE) -> bool:
-    """End a run whose worker died in エラー and free its group lock; True if it was unfinished."""
-    with session_scope() as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            return False
-        connector_id, process_key = run.connector_id, run.process_key
-        failed = runs_service.mark_failed(session, run_id, message, "worker_lost")
-    if failed:
+        lock.stop_heartbeat()
         try:
-            group = get_process(process_key).group
-        except UnknownProcess:
-            group = None
-        if group:
-            release_if_held(get_redis(), connector_id, group, run_id)
-        run_events.run_ended(run_id)
-    return failed
+            lock.release_token()
+        except REDIS_ERRORS:
+            log.warning("lock not released, redis unavailable (it expires) run_id=%s", run_id)
 
 
-def reap_stale_runs(now: dt.datetime | None = None) -> list[str]:
-    """Fail 処理中 runs whose heartbeat stopped and 待機中 runs whose job was lost; return ids."""
-    from rq.job import Job, JobStatus
-
-    from portal.runs.service import job_id_for
-
-    moment = now or utcnow()
-    stale_after = dt.timedelta(seconds=job_setting("RUN_STALE_SECONDS", STALE_AFTER_SECONDS))
+def _stop_fenced(run_id: str, ownership: RunOwnership, reason: str) -> None:
+    """The run was not ours any more: write nothing, unless its row was left 処理中."""
+    event(log, "run.stopped", logging.WARNING, run_id=run_id, task_id=run_id, reason=reason)
     with session_scope() as session:
-        stale = session.exec(
-            select(Run.id).where(
-                col(Run.status) == RUNNING,
-                or_(
-                    col(Run.heartbeat_at) < moment - stale_after,
-                    col(Run.heartbeat_at).is_(None),
-                ),
-            )
-        ).all()
-        waiting = session.exec(
-            select(Run.id).where(
-                col(Run.status) == QUEUED, col(Run.created_at) < moment - QUEUED_LOST_AFTER
-            )
-        ).all()
-    reaped = [run_id for run_id in stale if handle_dead_run(run_id)]
-
-    conn = get_redis()
-    for run_id in waiting:
-        try:
-            status = Job.fetch(job_id_for(run_id), connection=conn).get_status(refresh=False)
-        except Exception:  # noqa: BLE001 - missing or unreadable job: it will never run
-            status = None
-        if status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-            _fail(run_id, messages.NOT_STARTED_MESSAGE, "not_started")
-            reaped.append(run_id)
-    return reaped
-
-
-def on_work_horse_killed(job, retpid, ret_val, rusage) -> None:
-    """RQ hook in the worker: a work horse died (OOM, kill -9): fail its run at once."""
-    if job.func_name == "jobs.runs.run_sync" and job.args:
-        handle_dead_run(str(job.args[0]))
+        still_running = runs_service.run_status(session, run_id) == "running"
+    if still_running:
+        # The lock went to another run while the row was still ours: end it, saying why.
+        message = messages.with_details(
+            messages.LOCK_LOST_MESSAGE, written_details(run_id, ownership)
+        )
+        _fail(run_id, message, "lock_lost")

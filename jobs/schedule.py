@@ -1,4 +1,4 @@
-"""`dispatch_due`, the job the clock enqueues every minute.
+"""`dispatch_due`, the tick the clock runs every minute (jobs.clock runs it in the scheduler).
 
 It turns the due slots of every enabled schedule into one Run per (schedule, slot), guarded by the
 unique constraint of the runs table, so overlapping ticks never run a slot twice. The schedule
@@ -18,19 +18,25 @@ log = logging.getLogger(__name__)
 def dispatch_due(now: str | None = None) -> list[str]:
     """Create and enqueue one Run per due (schedule, slot); reap runs of dead workers.
 
-    `now` (ISO 8601 with offset) replaces the current time, for tests and demos. Returns the
-    ids of the runs this call created.
+    `now` (ISO 8601 with offset) replaces the current time, for tests and demos. A slot whose
+    process's group is busy gets its run as エラー with the manual's busy message. Returns the
+    ids of the runs this call enqueued.
     """
     from flask import current_app
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import select
 
-    from jobs.runs import reap_stale_runs
+    from jobs.reaper import reap_stale_runs
     from portal.db import session_scope
     from portal.models import Account, Connector, Schedule
     from portal.queueing import record_dispatch
     from portal.runs import messages
-    from portal.runs.service import enqueue_run, insert_scheduled_run, mark_failed
+    from portal.runs.service import (
+        enqueue_run,
+        insert_busy_slot_run,
+        insert_scheduled_run,
+        mark_failed,
+    )
 
     moment = parse_now(now)
     try:
@@ -69,8 +75,19 @@ def dispatch_due(now: str | None = None) -> list[str]:
                 run = insert_scheduled_run(session, schedule_id, connector_id, process_key, slot)
                 run_id = run.id
         except IntegrityError:
-            # Another tick (a second scheduler, an overlapping worker) created this slot's run.
-            log.info("slot already dispatched schedule_id=%s slot=%s", schedule_id, slot)
+            # Another tick (a second scheduler) created this slot's run, or the group is busy.
+            try:
+                with session_scope() as session:
+                    busy = insert_busy_slot_run(
+                        session, schedule_id, connector_id, process_key, slot
+                    )
+                    busy_id = busy.id if busy is not None else None
+            except IntegrityError:
+                busy_id = None
+            if busy_id is None:
+                log.info("slot already dispatched schedule_id=%s slot=%s", schedule_id, slot)
+            else:
+                log.info("slot refused, group busy run_id=%s task_id=%s", busy_id, busy_id)
             continue
         log.info(
             "dispatched run_id=%s task_id=%s schedule_id=%s process=%s slot=%s",
@@ -81,7 +98,7 @@ def dispatch_due(now: str | None = None) -> list[str]:
             slot.isoformat(),
         )
         try:
-            enqueue_run(run_id)
+            enqueue_run(run_id, process_key)
         except Exception:  # noqa: BLE001 - the row says what happened
             log.exception("enqueue failed run_id=%s task_id=%s", run_id, run_id)
             with session_scope() as session:

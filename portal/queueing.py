@@ -15,9 +15,10 @@ from rq import Queue
 from rq.job import Job
 
 DEFAULT_QUEUE = "default"
-# Long enough for the manual's largest runs (hundreds of thousands of records, 1–2 hours).
+# Default for jobs other than runs (a run gets its process's job timeout, ProcessSpec.job_timeout).
 JOB_TIMEOUT = 6 * 3600
 RESULT_TTL = 24 * 3600
+SOCKET_TIMEOUT = 30
 FAILURE_TTL = 7 * 24 * 3600
 
 WORKER_HEARTBEATS_KEY = "portal:heartbeats:workers"  # sorted set: worker name → epoch seconds
@@ -48,8 +49,14 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     application = _app(app)
     conn = application.extensions.get("redis")
     if conn is None:
+        # A frozen Redis (paused, half-open connection) answers nothing: give up a call after
+        # 30 s so callers can treat it like a stopped one. The workers' blocking dequeue waits
+        # 15 s, well inside that.
         conn = redis.Redis.from_url(
-            redis_url(application), socket_connect_timeout=5, health_check_interval=30
+            redis_url(application),
+            socket_connect_timeout=5,
+            socket_timeout=SOCKET_TIMEOUT,
+            health_check_interval=30,
         )
         application.extensions["redis"] = conn
     return conn

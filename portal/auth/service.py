@@ -219,17 +219,25 @@ def authenticate(
     now = now or utcnow()
     id_key = throttle.id_key(connector_id)
     address_key = throttle.address_key(client_address)
-    for scope, key in (("id", id_key), ("address", address_key)):
-        until = throttle.active_lock(session, key, now)
-        if until is not None:
-            raise LoginLockedError(scope, until)
+    # Both counters are charged before the (slow) password check, so concurrent attempts can
+    # never get more checks than the limit allows.
+    id_count, until = throttle.reserve_attempt(session, id_key, policy.per_id, now)
+    if until is not None:
+        raise LoginLockedError("id", until)
+    address_count, until = throttle.reserve_attempt(session, address_key, policy.per_address, now)
+    if until is not None:
+        throttle.release_attempt(session, id_key)
+        session.commit()
+        raise LoginLockedError("address", until)
 
     account = find_account(session, connector_id.strip()) if connector_id.strip() else None
     # Unknown IDs cost one hash check too, so response time does not reveal which IDs exist.
     valid = verify_password(account.password_hash if account else _dummy_hash(), password)
     if account is None or not valid:
-        id_lock = throttle.record_failure(session, id_key, policy.per_id, now)
-        address_lock = throttle.record_failure(session, address_key, policy.per_address, now)
+        id_lock = throttle.failure_locks(session, id_key, policy.per_id, id_count, now)
+        address_lock = throttle.failure_locks(
+            session, address_key, policy.per_address, address_count, now
+        )
         throttle.prune(session, now, dt.timedelta(days=1))
         session.commit()
         if id_lock is not None:
@@ -237,7 +245,11 @@ def authenticate(
         if address_lock is not None:
             raise LoginLockedError("address", address_lock)
         raise InvalidCredentialsError("unknown connector ID or wrong password")
+    # The right password was no failure: give both reserved attempts back.
+    throttle.release_attempt(session, id_key)
+    throttle.release_attempt(session, address_key)
     if account.disabled:
+        session.commit()
         raise AccountDisabledError(f"account {account.connector_id!r} is disabled")
 
     throttle.clear(session, id_key)

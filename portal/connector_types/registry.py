@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 # Modules whose import defines a built-in connector type (each exposes CONNECTOR_TYPE).
 BUILTIN_TYPE_MODULES: tuple[str, ...] = ("portal.connector_types.haihai_kintone",)
 EXTRA_TYPES_ENV = "PORTAL_EXTRA_CONNECTOR_TYPES"
-DEFAULT_JOB_TIMEOUT_SECONDS = 6 * 60 * 60
+# A run longer than its process's job timeout ends in エラー; the default fits a sync of the
+# manual's largest apps (1–2 hours) with room to spare, and frees a hung run's worker and group
+# the same day.
+DEFAULT_JOB_TIMEOUT_SECONDS = 2 * 60 * 60
 
 # 連携タイミング values a process reports for a connector's configuration.
 TIMING_OFF = "off"

@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import redis
+
+from portal.redis_outage import through_outage
+
+T = TypeVar("T")
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -41,13 +46,23 @@ class BudgetExceeded(Exception):
 
 @dataclass
 class DailyLedger:
-    """Counts calls per bucket per local day; `limit` None only records, never refuses."""
+    """Counts calls per bucket per local day; `limit` None only records, never refuses.
+
+    `outage_wait` > 0: a Redis call waits out an outage of up to that many seconds (the caller's
+    request simply starts later) before the connection error is raised.
+    """
 
     conn: redis.Redis
     prefix: str
     limit: int | None = None
     tz: dt.tzinfo = JST
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    outage_wait: float = 0.0
+
+    def _redis(self, call: Callable[[], T], what: str) -> T:
+        if self.outage_wait <= 0:
+            return call()
+        return through_outage(call, self.outage_wait, what=f"api budget {what}")
 
     def _day_bounds(self) -> tuple[str, dt.datetime]:
         local_now = self.now().astimezone(self.tz)
@@ -64,8 +79,11 @@ class DailyLedger:
         # Keep the counter a day past its reset so "used yesterday" stays visible for support.
         expire_at = int((resets_at + dt.timedelta(days=1)).timestamp())
         limit = -1 if self.limit is None else self.limit
+        key = self._key(bucket, day)
         result = int(
-            self.conn.eval(_CHARGE_SCRIPT, 1, self._key(bucket, day), calls, limit, expire_at)
+            self._redis(
+                lambda: self.conn.eval(_CHARGE_SCRIPT, 1, key, calls, limit, expire_at), "charge"
+            )
         )
         if result < 0:
             raise BudgetExceeded(bucket, self.limit or 0, -1 - result, resets_at)
@@ -74,7 +92,8 @@ class DailyLedger:
     def refund(self, bucket: str, calls: int = 1) -> None:
         """Give back calls charged for a request that was never sent."""
         day, _ = self._day_bounds()
-        self.conn.decrby(self._key(bucket, day), calls)
+        key = self._key(bucket, day)
+        self._redis(lambda: self.conn.decrby(key, calls), "refund")
 
     def used(self, bucket: str) -> int:
         """Calls recorded for `bucket` today."""

@@ -14,6 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     select,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -26,6 +27,8 @@ FAILED = "failed"
 
 STATUS_LABELS = {QUEUED: "待機中", RUNNING: "処理中", SUCCEEDED: "成功", FAILED: "エラー"}
 UNFINISHED = (QUEUED, RUNNING)
+# SQL form of "unfinished", for the partial unique index below (SQLite and PostgreSQL).
+_UNFINISHED_SQL = text("status IN ('queued', 'running')")
 
 MANUAL = "manual"
 SCHEDULE = "schedule"
@@ -75,6 +78,16 @@ class Run(SQLModel, table=True):
         # The retention purge finds the oldest runs of every account.
         Index("ix_runs_created_at", "created_at"),
         Index("ix_runs_status_heartbeat_at", "status", "heartbeat_at"),
+        # At most one unfinished run per connector and exclusion group (manual 付録6.3): a
+        # second request while one is 待機中/処理中 cannot even be inserted as 待機中.
+        Index(
+            "uq_runs_unfinished_group",
+            "connector_id",
+            "exclusion_group",
+            unique=True,
+            sqlite_where=_UNFINISHED_SQL,
+            postgresql_where=_UNFINISHED_SQL,
+        ),
     )
 
     id: str = Field(default_factory=new_ulid, primary_key=True, max_length=26)
@@ -105,6 +118,9 @@ class Run(SQLModel, table=True):
     schedule_id: int | None = Field(default=None, foreign_key="schedules.id")
     scheduled_slot: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     worker_name: str | None = Field(default=None, max_length=128)
+    # The process's exclusion group while the run counts against it (None: rows created before
+    # the group was recorded, and runs that never competed for a group).
+    exclusion_group: str | None = Field(default=None, max_length=32)
 
     @property
     def status_label(self) -> str:
@@ -126,3 +142,35 @@ def _fill_account_id(_mapper, connection, run: Run) -> None:
         run.account_id = connection.execute(
             select(Connector.account_id).where(Connector.id == run.connector_id)
         ).scalar_one_or_none()
+
+
+# States of a CSV part in the send journal: the upload was about to start, or 配配メール answered
+# it with a job ID.
+PART_SENDING = "sending"
+PART_SENT = "sent"
+
+
+class RunPart(SQLModel, table=True):
+    """One CSV part a run sends to 配配メール, written before the upload and after its answer.
+
+    A run that dies can then say what 配配メール already received, and the next run of the same
+    process can skip a part whose job already succeeded with the same content.
+    """
+
+    __tablename__ = "run_parts"
+    __table_args__ = (UniqueConstraint("run_id", "number", name="uq_run_parts_run_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", index=True, max_length=26)
+    number: int  # 1-based across the whole run (stop imports continue the numbering)
+    fingerprint: str = Field(max_length=64)  # sha256 of the part's sorted lines and its options
+    rows: int = Field(default=0)
+    size: int = Field(default=0)  # bytes
+    state: str = Field(default=PART_SENDING, max_length=16)
+    job_id: str | None = Field(default=None, max_length=64)
+    # The part was not uploaded again: the job of an earlier run had already imported it.
+    reused: bool = Field(default=False)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

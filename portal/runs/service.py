@@ -9,12 +9,22 @@ from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from portal.connector_types.registry import UnknownProcess, get_process, is_known
 from portal.models import Account, Connector, Run, Schedule
 from portal.models.common import utcnow
-from portal.models.runs import FAILED, MANUAL, QUEUED, RUNNING, SCHEDULE, SUCCEEDED, TRIGGERS
+from portal.models.runs import (
+    FAILED,
+    MANUAL,
+    QUEUED,
+    RUNNING,
+    SCHEDULE,
+    SUCCEEDED,
+    TRIGGERS,
+    UNFINISHED,
+)
 from portal.runs import log_pages, messages
 from portal.syncs.config import ScheduleSpec
 from portal.syncs.context import RunFailed
@@ -44,11 +54,17 @@ def connector_timezone(session: Session, connector_id: str, default: str = "Asia
 # --- creating and enqueueing ---------------------------------------------------------------
 
 
-def enqueue_run(run_id: str) -> None:
-    """Put run `run_id` on the queue (its row must already be committed)."""
+def enqueue_run(run_id: str, process_key: str) -> None:
+    """Put run `run_id` of process `process_key` on the queue with the process's job timeout
+    (its row must already be committed)."""
     from portal.queueing import enqueue
 
-    enqueue(RUN_SYNC, run_id, job_id=job_id_for(run_id))
+    enqueue(
+        RUN_SYNC,
+        run_id,
+        job_id=job_id_for(run_id),
+        job_timeout=get_process(process_key).job_timeout,
+    )
 
 
 def create_run(
@@ -59,22 +75,45 @@ def create_run(
     trigger: str = MANUAL,
     params: dict | None = None,
 ) -> Run:
-    """Insert a 待機中 run, commit it, then enqueue it; returns the run (エラー if Redis failed)."""
+    """Insert a 待機中 run, commit it, then enqueue it, and return it.
+
+    When the process's exclusion group already has an unfinished run of this connector, the run
+    is recorded at once as エラー with the manual's busy message and never enqueued (however many
+    requests arrive together: the database admits one unfinished run per group). The run is
+    also エラー when Redis cannot take it.
+    """
     if not is_known(process_key):
         raise UnknownProcess(process_key)
     if trigger not in TRIGGERS:
         raise ValueError(f"unknown trigger {trigger!r}")
+    process = get_process(process_key)
     run = Run(
         connector_id=connector_id,
         process_key=process_key,
-        process_number=get_process(process_key).number,
+        process_number=process.number,
         trigger=trigger,
         params=dict(params or {}),
+        exclusion_group=process.group,
     )
     session.add(run)
-    session.commit()
     try:
-        enqueue_run(run.id)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if not group_busy(session, connector_id, process.group):
+            raise
+        run = record_busy_run(session, run)
+        session.commit()
+        log.info(
+            "run refused busy run_id=%s task_id=%s process=%s trigger=%s",
+            run.id,
+            run.id,
+            process_key,
+            trigger,
+        )
+        return run
+    try:
+        enqueue_run(run.id, process_key)
     except Exception:  # noqa: BLE001 - any Redis failure: the row says what happened
         log.exception("enqueue failed run_id=%s task_id=%s", run.id, run.id)
         mark_failed(session, run.id, messages.ENQUEUE_FAILED_MESSAGE, "enqueue_failed")
@@ -89,21 +128,85 @@ def create_run(
     return run
 
 
-def insert_scheduled_run(
-    session: Session, schedule_id: int, connector_id: str, process_key: str, slot: dt.datetime
-) -> Run:
-    """Insert the run of one schedule slot (flushed; IntegrityError if the slot already ran)."""
+def group_busy(session: Session, connector_id: str, group: str) -> bool:
+    """True when the connector has an unfinished run in exclusion group `group`."""
+    found = session.exec(
+        select(Run.id).where(
+            Run.connector_id == connector_id,
+            Run.exclusion_group == group,
+            col(Run.status).in_(UNFINISHED),
+        )
+    ).first()
+    return found is not None
+
+
+def record_busy_run(session: Session, refused: Run) -> Run:
+    """Add (not commit) a copy of `refused` that ended at once in エラー with the busy message."""
+    now = utcnow()
     run = Run(
-        connector_id=connector_id,
-        process_key=process_key,
-        process_number=get_process(process_key).number,
-        trigger=SCHEDULE,
-        schedule_id=schedule_id,
-        scheduled_slot=slot,
+        connector_id=refused.connector_id,
+        process_key=refused.process_key,
+        process_number=refused.process_number,
+        trigger=refused.trigger,
+        params=dict(refused.params or {}),
+        exclusion_group=refused.exclusion_group,
+        schedule_id=refused.schedule_id,
+        scheduled_slot=refused.scheduled_slot,
+        status=FAILED,
+        error_code="busy",
+        error_detail=messages.BUSY_MESSAGE,
+        created_at=now,
+        started_at=now,
+        finished_at=now,
     )
     session.add(run)
     session.flush()
     return run
+
+
+def insert_scheduled_run(
+    session: Session, schedule_id: int, connector_id: str, process_key: str, slot: dt.datetime
+) -> Run:
+    """Insert the run of one schedule slot (flushed); IntegrityError if the slot already ran or
+    the process's group has an unfinished run (see `insert_busy_slot_run`)."""
+    process = get_process(process_key)
+    run = Run(
+        connector_id=connector_id,
+        process_key=process_key,
+        process_number=process.number,
+        trigger=SCHEDULE,
+        schedule_id=schedule_id,
+        scheduled_slot=slot,
+        exclusion_group=process.group,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def insert_busy_slot_run(
+    session: Session, schedule_id: int, connector_id: str, process_key: str, slot: dt.datetime
+) -> Run | None:
+    """After insert_scheduled_run failed: the slot's run as busy エラー (flushed), or None when
+    the slot already has its run (IntegrityError if another tick records it meanwhile)."""
+    taken = session.exec(
+        select(Run.id).where(Run.schedule_id == schedule_id, Run.scheduled_slot == slot)
+    ).first()
+    if taken is not None:
+        return None
+    process = get_process(process_key)
+    if not group_busy(session, connector_id, process.group):
+        return None
+    refused = Run(
+        connector_id=connector_id,
+        process_key=process_key,
+        process_number=process.number,
+        trigger=SCHEDULE,
+        schedule_id=schedule_id,
+        scheduled_slot=slot,
+        exclusion_group=process.group,
+    )
+    return record_busy_run(session, refused)
 
 
 # --- state transitions (used by jobs.runs) -------------------------------------------------
@@ -159,11 +262,12 @@ def mark_failed(
 
 def mark_succeeded(
     session: Session, run_id: str, processed: int, total: int, message_detail: str | None
-) -> None:
-    """End run `run_id` in 成功 with its counts."""
-    session.execute(
+) -> bool:
+    """End the 処理中 run `run_id` in 成功 with its counts; False (nothing changed) when the row
+    is no longer 処理中 — a run declared dead stays エラー even if its process finishes later."""
+    result = session.execute(
         update(Run)
-        .where(col(Run.id) == run_id)
+        .where(col(Run.id) == run_id, col(Run.status) == RUNNING)
         .values(
             status=SUCCEEDED,
             processed=processed,
@@ -174,6 +278,7 @@ def mark_succeeded(
         )
     )
     session.commit()
+    return result.rowcount == 1
 
 
 def record_progress(session: Session, run_id: str, processed: int, total: int) -> None:
@@ -187,14 +292,20 @@ def record_progress(session: Session, run_id: str, processed: int, total: int) -
     session.commit()
 
 
-def record_heartbeat(session: Session, run_id: str) -> None:
-    """Note that the worker of a running run is alive."""
-    session.execute(
+def record_heartbeat(session: Session, run_id: str) -> bool:
+    """Note that the worker of a running run is alive; False when the run is not 処理中 any more."""
+    result = session.execute(
         update(Run)
         .where(col(Run.id) == run_id, col(Run.status) == RUNNING)
         .values(heartbeat_at=utcnow())
     )
     session.commit()
+    return result.rowcount == 1
+
+
+def run_status(session: Session, run_id: str) -> str | None:
+    """The status of run `run_id` as stored now (None when there is no such run)."""
+    return session.exec(select(Run.status).where(Run.id == run_id)).first()
 
 
 # --- the 10-runs-a-day rule ----------------------------------------------------------------

@@ -82,10 +82,16 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
     run = service.create_run(
         get_session(), connector.id, process.key, trigger="manual", params=params
     )
+    # Another run of the group is unfinished (a double click, a timed run): the run was
+    # recorded as エラー at once and will not execute; say so now, with its タスクID.
+    refused = run.error_detail if run.finished else None
     if is_htmx():
-        body = render_template("runs/_start_result.html", target=target, run=run, error=None)
+        body = render_template("runs/_start_result.html", target=target, run=run, error=refused)
         return hx_response(body, 200, trigger=RUNS_CHANGED)
-    flash(f"「{process.name}」を実行しました。タスクID:{run.id}", "success")
+    if refused:
+        flash(f"{refused} タスクID:{run.id}", "error")
+    else:
+        flash(f"「{process.name}」を実行しました。タスクID:{run.id}", "success")
     return redirect(url_for("connectors.index"))
 
 

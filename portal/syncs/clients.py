@@ -4,11 +4,20 @@ Callers say what they need the client for (`RUN`: a sync run in a worker; `INTER
 button on the settings page that the user waits for) and, for runs, which daily budgets to
 charge. The profiles hold the timeouts and retry bounds that docs/decisions.md documents
 (「kintone・配配メールへの通信のタイムアウトと再試行」); nothing else in the portal picks them.
+
+Clients built while a run is active (`portal.syncs.context.current_run`) are fenced: before each
+write request to kintone and each CSV upload to 配配メール they ask the run's guard whether this
+process still owns the run, and stop (RunFenced) if not. The run's daily budgets wait out a Redis
+outage as long as the run allows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
 
 from portal.integrations import haihai as haihai_api
 from portal.integrations import kintone as kintone_api
@@ -17,7 +26,7 @@ from portal.integrations.kintone import KintoneClient, kintone_base_url
 from portal.integrations.ledger import DailyLedger
 from portal.integrations.retrying import RetryPolicy
 from portal.syncs.config import ConnectorConfig, HaihaiAccess, KintoneAccess
-from portal.syncs.context import RunFailed
+from portal.syncs.context import RunFailed, WriteGuard, current_run
 
 # Shared by every sync handler so every process of an account draws from one budget.
 BUDGET_PREFIX = "portal:budget"
@@ -91,7 +100,7 @@ def kintone_client(
     access: KintoneAccess, *, profile: CallProfile = RUN, ledger: DailyLedger | None = None
 ) -> KintoneClient:
     """A client of `access`'s domain with the profile's timeouts; ValueError when malformed."""
-    return KintoneClient(
+    client = KintoneClient(
         access.base_url,
         api_tokens=[access.api_token],
         timeout=profile.timeout,
@@ -99,6 +108,10 @@ def kintone_client(
         retry=profile.kintone_retry,
         ledger=ledger,
     )
+    run = current_run()
+    if run is not None and run.guard is not None:
+        fence_kintone(client, run.guard)
+    return client
 
 
 def haihai_client(
@@ -112,7 +125,7 @@ def haihai_client(
 
     `allow_local` accepts the sandbox's http://127.0.0.1 URLs (demo and tests).
     """
-    return HaihaiClient(
+    client = HaihaiClient(
         access.base_url,
         access.login_id,
         access.api_token,
@@ -123,6 +136,10 @@ def haihai_client(
         allow_local=allow_local,
         ledger=ledger,
     )
+    run = current_run()
+    if run is not None and run.guard is not None:
+        fence_haihai(client, run.guard)
+    return client
 
 
 def run_ledgers(redis_conn, *, kintone_daily_limit: int | None) -> Ledgers:
@@ -130,9 +147,11 @@ def run_ledgers(redis_conn, *, kintone_daily_limit: int | None) -> Ledgers:
     counted when None; 配配メール: its own 240 calls per API)."""
     if redis_conn is None:
         return Ledgers()
+    run = current_run()
+    wait = run.redis_wait if run is not None else 0.0
     return Ledgers(
-        kintone=DailyLedger(redis_conn, BUDGET_PREFIX, limit=kintone_daily_limit),
-        haihai=DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS),
+        kintone=DailyLedger(redis_conn, BUDGET_PREFIX, limit=kintone_daily_limit, outage_wait=wait),
+        haihai=DailyLedger(redis_conn, BUDGET_PREFIX, limit=HAIHAI_DAILY_CALLS, outage_wait=wait),
     )
 
 
@@ -165,3 +184,60 @@ def make_sync_clients(
             raise RunFailed(MSG_BAD_ACCESS, code="settings") from error
         raise
     return kintone, haihai
+
+
+# --- fencing -------------------------------------------------------------------------------
+
+# kintone requests that change nothing although they are not GETs: cursors are read handles.
+_KINTONE_NON_WRITES = ("/records/cursor.json",)
+
+
+def is_kintone_write(request: requests.PreparedRequest) -> bool:
+    """Whether a kintone request may change data (reads sent as POST + override are not)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    if request.headers.get("X-HTTP-Method-Override", "").upper() == "GET":
+        return False
+    path = urlsplit(request.url or "").path
+    return not path.endswith(_KINTONE_NON_WRITES)
+
+
+class GuardedAdapter(BaseAdapter):
+    """A transport adapter that asks `guard` before sending a write, then delegates."""
+
+    def __init__(self, inner: BaseAdapter, guard: WriteGuard, target: str) -> None:
+        super().__init__()
+        self.inner = inner
+        self.guard = guard
+        self.target = target
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        """Check ownership for write requests (every attempt, retries included), then send."""
+        if is_kintone_write(request):
+            self.guard.before_write(self.target)
+        return self.inner.send(request, **kwargs)
+
+    def close(self) -> None:
+        """Close the wrapped adapter."""
+        self.inner.close()
+
+
+def fence_kintone(client: KintoneClient, guard: WriteGuard) -> None:
+    """Make every write request of `client` pass `guard` first (its session's adapters)."""
+    session = client.session
+    for prefix, adapter in list(session.adapters.items()):
+        session.mount(prefix, GuardedAdapter(adapter, guard, "kintone"))
+
+
+def fence_haihai(client: HaihaiClient, guard: WriteGuard) -> None:
+    """Make every CSV upload of `client` pass `guard` first (each attempt, retries included)."""
+    transport = client.transport
+    upload = transport.submit_import
+
+    def guarded_upload(*args, **kwargs):
+        guard.before_write("haihai")
+        return upload(*args, **kwargs)
+
+    # The upload is 配配メール's only write; replacing it on this transport object leaves the
+    # client's retry, budget and error handling untouched.
+    transport.submit_import = guarded_upload  # type: ignore[method-assign]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from portal.syncs.config import ConnectorConfig
@@ -27,6 +29,34 @@ class RunFailed(Exception):
         self.code = code
         self.processed = processed
         self.total = total
+
+
+class RunFenced(Exception):
+    """This process no longer owns its run (its row already ended, or its group lock is held by
+    another run): it must stop at once and write nothing more, not even the run's row."""
+
+
+class WriteGuard(Protocol):
+    """The ownership check a run's writers call before every write to kintone or 配配メール."""
+
+    def check(self) -> None:
+        """Raise RunFenced when the run is no longer this process's."""
+
+    def before_write(self, target: str) -> None:
+        """`check()`, then count one write to `target` ("kintone" or "haihai")."""
+
+
+class PartJournal(Protocol):
+    """Where a run records the CSV parts it sends to 配配メール (see portal.runs.parts)."""
+
+    def reusable_job(self, fingerprint: str) -> str | None:
+        """The job ID of an identical part an earlier, interrupted run of the process sent."""
+
+    def sending(self, number: int, fingerprint: str, rows: int, size: int) -> None:
+        """Note that part `number` is about to be uploaded."""
+
+    def sent(self, number: int, job_id: str, *, reused: bool = False) -> None:
+        """Note 配配メール's job ID for part `number` (reused: not uploaded again)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +86,11 @@ class RunContext:
     # neither Flask's current_app nor the job layer.
     redis: Any = field(default=None, repr=False)
     app_config: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Set by the worker (jobs.runs); handlers run outside a worker (tests) without them.
+    guard: WriteGuard | None = field(default=None, repr=False)
+    part_journal: PartJournal | None = field(default=None, repr=False)
+    # How long a Redis call of the run (e.g. the shared API budget) waits out an outage.
+    redis_wait: float = 0.0
     _config: ConnectorConfig | None = field(default=None, init=False, repr=False)
 
     @property
@@ -79,5 +114,30 @@ class RunContext:
         """Report progress; the row is written at most once a second (and at the end)."""
         self.report_progress(processed, total)
 
+    def check_owned(self) -> None:
+        """Raise RunFenced when this process no longer owns the run (call between steps)."""
+        if self.guard is not None:
+            self.guard.check()
+
+    @contextmanager
+    def active(self) -> Iterator[RunContext]:
+        """Make this the run `current_run()` returns in this thread while the handler runs."""
+        token = _current_run.set(self)
+        try:
+            yield self
+        finally:
+            _current_run.reset(token)
+
 
 Handler = Callable[[RunContext], RunOutcome]
+
+_current_run: ContextVar[RunContext | None] = ContextVar("current_run", default=None)
+
+
+def current_run() -> RunContext | None:
+    """The run whose handler is executing in this thread, if any.
+
+    Clients built while a run is active fence their writes with its guard (portal.syncs.clients),
+    so no handler can forget to.
+    """
+    return _current_run.get()

@@ -58,6 +58,7 @@ def test_failing_syncs_end_in_error_with_specific_messages_and_keep_the_task_id(
     from portal.runs.service import job_id_for
 
     failing = create(jobs.app, connector_id, processes.FAIL)
+    jobs.burst()
     crashing = create(jobs.app, connector_id, processes.CRASH)
     jobs.burst()
 
@@ -78,15 +79,17 @@ def test_failing_syncs_end_in_error_with_specific_messages_and_keep_the_task_id(
     assert "ZeroDivisionError" in job.latest_result().exc_string
 
 
-def test_two_workers_racing_for_one_group_one_fails_busy_and_other_groups_run(
+def test_a_run_of_a_busy_group_is_refused_at_once_and_other_groups_run(
     jobs, connector_id, jobs_redis
 ):
     other_connector = make_connector(jobs.app, "HC0002")
-    first = create(jobs.app, connector_id, processes.SLEEP, seconds=8)
+    first = create(jobs.app, connector_id, processes.SLEEP, seconds=20)
     racer_1 = jobs.worker("--burst", name="racer-1")
     wait_for(lambda: lock_holder(jobs_redis, connector_id, "sync") == first, timeout=30)
-    # While the first sync holds the group, a second worker takes the next runs.
+    # While the first sync holds the group, a second run of the group is refused at once (it
+    # never reaches a worker); a second worker takes the runs of other groups.
     second = create(jobs.app, connector_id, processes.SLEEP, seconds=0.2)
+    assert load(jobs.app, second).status == FAILED
     reaction = create(jobs.app, connector_id, processes.SLEEP_REACTION, seconds=0.3)
     elsewhere = create(jobs.app, other_connector, processes.SLEEP, seconds=0.3)
     racer_2 = jobs.worker("--burst", name="racer-2")
@@ -100,7 +103,7 @@ def test_two_workers_racing_for_one_group_one_fails_busy_and_other_groups_run(
     assert busy.error_detail == BUSY_MESSAGE
     assert busy.error_code == "busy"
     assert (busy.finished_at - busy.started_at) < dt.timedelta(seconds=1)
-    assert (runs[first].worker_name, busy.worker_name) == ("racer-1", "racer-2")
+    assert (runs[first].worker_name, busy.worker_name) == ("racer-1", None)
     # Reaction history only excludes itself, and another connector has its own lock: both ran
     # while the first sync was still running.
     for other in (reaction, elsewhere):

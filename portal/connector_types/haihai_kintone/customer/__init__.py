@@ -25,6 +25,8 @@ from portal.connector_types.haihai_kintone.groups import SYNC_GROUP
 from portal.connector_types.registry import ProcessSpec
 
 SECTION = CustomerSyncSection()
+# The manual's largest imports (hundreds of thousands of records) take 1–2 hours.
+JOB_TIMEOUT_SECONDS = 3 * 60 * 60
 DEMO = configure_demo  # the demo connector's settings of this process
 BLUEPRINTS = (blueprint,)
 
@@ -53,6 +55,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
             timing=_timing_of(number),
             config_type=CustomerSyncSetting,
             number=number,
+            job_timeout=JOB_TIMEOUT_SECONDS,
         )
         for number, key in enumerate(CUSTOMER_KEYS, start=1)
     ),
@@ -66,5 +69,6 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         on_run_page=False,
         params=("setting", "query"),
         config_type=CustomerSyncSetting,
+        job_timeout=JOB_TIMEOUT_SECONDS,
     ),
 )

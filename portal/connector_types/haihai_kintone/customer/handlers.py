@@ -74,6 +74,7 @@ def execute(
             haihai_client=haihai,
             progress=context.progress,
             query_override=query_override,
+            journal=context.part_journal,
         )
     except CustomerSyncError as error:
         raise RunFailed(

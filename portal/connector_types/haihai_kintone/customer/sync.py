@@ -42,7 +42,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from portal.connector_types.haihai_kintone.customer.conditions import (
     ConditionError,
@@ -89,6 +89,9 @@ from portal.messages.kintone import (
     kintone_message,
 )
 from portal.syncs.config import ConnectorConfig, FieldMapping
+
+if TYPE_CHECKING:
+    from portal.syncs.context import PartJournal
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +232,8 @@ class HaihaiImports(Protocol):
     def import_csv(self, part: bytes, options: ImportOptions) -> str: ...
 
     def wait_for_import(self, import_id: str, **kwargs: Any) -> ImportResult: ...
+
+    def import_status(self, import_id: str) -> Any: ...
 
     def iter_delivery_states(self, state: DeliveryState, **kwargs: Any) -> Iterator[Any]: ...
 
@@ -405,6 +410,19 @@ def uses_like(query: str) -> bool:
     return bool(_LIKE.search(_STRING_LITERAL.sub('""', query)))
 
 
+def part_fingerprint(data: bytes, options: ImportOptions) -> str:
+    """sha256 of a part's import options and its lines in sorted order.
+
+    The parallel read hands records over in a varying order, so the same rows must give the same
+    fingerprint whatever their order in the file.
+    """
+    digest = hashlib.sha256(repr(options).encode())
+    for line in sorted(data.split(b"\n")):
+        digest.update(len(line).to_bytes(8, "big"))
+        digest.update(line)
+    return digest.hexdigest()
+
+
 def _hash_key(email: str) -> int:
     """64-bit hash of an address's comparison key (collisions: ~1e-8 at ten million rows)."""
     digest = hashlib.blake2b(email_key(email).encode("utf-8"), digest_size=8).digest()
@@ -421,23 +439,44 @@ class _Sender:
         first_poll: float | None,
         import_wait: float,
         clock: Callable[[], float] = time.monotonic,
+        journal: PartJournal | None = None,
+        first_number: int = 1,
     ):
         self.haihai = haihai
         self.first_poll = first_poll
         self.import_wait = import_wait
         self.clock = clock
+        self.journal = journal
+        self.first_number = first_number  # journal number of this sender's first part
         self.parts_sent = 0
         self.rows_sent = 0
         self.job_ids: list[str] = []
+        self.reused: list[str] = []  # jobs of an earlier run that already carried a part
         self.pending: list[tuple[str, int, int, float]] = []  # job, part no, rows, sent at
 
     def send(self, part: CsvPart, options: ImportOptions, failure: Callable[..., Exception]):
-        """Upload one part (part numbers count from 1 across the whole run)."""
+        """Upload one part (part numbers count from 1 across the whole run).
+
+        With a journal the part is recorded before the upload and with its job ID after it, and
+        a part an interrupted earlier run already sent with the same content is not sent again.
+        """
         number = self.parts_sent + 1
-        try:
-            job_id = self.haihai.import_csv(part.data, options)
-        except HaihaiError as error:
-            raise failure(error, number) from error
+        journal_number = self.first_number + self.parts_sent
+        fingerprint = part_fingerprint(part.data, options) if self.journal else ""
+        job_id = self._reusable_job(fingerprint) if self.journal else None
+        if job_id is not None:
+            self.journal.sending(journal_number, fingerprint, part.row_count, part.size)
+            self.journal.sent(journal_number, job_id, reused=True)
+            self.reused.append(job_id)
+        else:
+            if self.journal is not None:
+                self.journal.sending(journal_number, fingerprint, part.row_count, part.size)
+            try:
+                job_id = self.haihai.import_csv(part.data, options)
+            except HaihaiError as error:
+                raise failure(error, number) from error
+            if self.journal is not None:
+                self.journal.sent(journal_number, job_id)
         self.parts_sent = number
         self.rows_sent += part.row_count
         self.job_ids.append(job_id)
@@ -452,11 +491,28 @@ class _Sender:
         )
         return job_id
 
+    def _reusable_job(self, fingerprint: str) -> str | None:
+        """The job of an identical part sent by an interrupted earlier run, unless it failed."""
+        candidate = self.journal.reusable_job(fingerprint)
+        if candidate is None:
+            return None
+        try:
+            status = self.haihai.import_status(candidate)
+        except HaihaiError as error:
+            log.warning("customer_sync earlier job unreadable job_id=%s error=%s", candidate, error)
+            return None
+        if status.state == "failed":
+            return None
+        log.info("customer_sync part already sent job_id=%s state=%s", candidate, status.state)
+        return candidate
+
     def wait_all(self, failure: Callable[..., Exception]) -> list[tuple[int, ImportResult]]:
         """Wait for every pending job in order; [(part number, result)]."""
         results = []
         for job_id, number, rows, sent_at in self.pending:
-            if self.first_poll is not None:
+            if job_id in self.reused:
+                first = 0.0  # sent long ago by the earlier run
+            elif self.first_poll is not None:
                 first = self.first_poll
             else:
                 # About what the vendor needs for `rows` rows, less the time already spent.
@@ -486,6 +542,7 @@ def run_customer_sync(
     import_wait: float = 3600.0,
     parallel_read: bool = True,
     like_hit_limit: int = LIKE_HIT_LIMIT,
+    journal: PartJournal | None = None,
 ) -> CustomerSyncOutcome:
     """Run one 顧客情報連携: kintone records matching the conditions (or `query_override`, the
     plugin's list-view filter) → 配配メール; raise CustomerSyncError subclasses on failure.
@@ -493,7 +550,9 @@ def run_customer_sync(
     `first_poll` overrides the wait before the first import-result poll (None: estimated from
     the row count); `import_wait` caps the wait for one import job in seconds; `parallel_read`
     reads with two `$id` ranges at once (`customer_read`), else with the client's iterator;
-    `like_hit_limit` is where kintone cuts a keyword search short (its result is then refused).
+    `like_hit_limit` is where kintone cuts a keyword search short (its result is then refused);
+    `journal` records each part sent to 配配メール (portal.runs.parts) and finds parts an
+    interrupted earlier run already sent.
     """
     encoding = CsvEncoding.parse(encoding)
     report = progress or (lambda processed, total: None)
@@ -559,7 +618,7 @@ def run_customer_sync(
                 f"顧客情報連携設定 {setting.number}の連携条件が正しくありません: {error.message}"
             ) from error
 
-    sender = _Sender(haihai_client, first_poll=first_poll, import_wait=import_wait)
+    sender = _Sender(haihai_client, first_poll=first_poll, import_wait=import_wait, journal=journal)
     state = _RunState()
 
     def haihai_failure(error: HaihaiError, part_number: int) -> CustomerSyncError:
@@ -663,6 +722,11 @@ def run_customer_sync(
     outcome.job_ids = tuple(sender.job_ids)
     outcome.row_errors = state.errors
     outcome.row_error_count = state.error_count
+    if sender.reused:
+        outcome.notes.append(
+            "前回中断された実行で配配メールへ送信済みの同じ内容のCSVファイルは、再送信していません"
+            f"（ジョブID: {', '.join(sender.reused)}）。"
+        )
     if sender.parts_sent > 1:
         outcome.notes.append(
             f"CSVファイルを{sender.parts_sent}ファイルに分割して連携しました"
@@ -805,7 +869,13 @@ def _stop_missing_customers(
         except HaihaiError as error:
             raise failure(error, sender.parts_sent) from error
 
-    stop_sender = _Sender(haihai, first_poll=sender.first_poll, import_wait=sender.import_wait)
+    stop_sender = _Sender(
+        haihai,
+        first_poll=sender.first_poll,
+        import_wait=sender.import_wait,
+        journal=sender.journal,
+        first_number=sender.parts_sent + 1,
+    )
     stopped = 0
     for kind, target_id in targets:
         filters = {"group_id": target_id} if kind == "group" else {"plan_id": target_id}
