@@ -8,6 +8,7 @@ is stale after 3 s) so faults show within seconds; the 60-second Redis outage is
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ TIMINGS = {
     "RUN_REQUEUE_SECONDS": "2",
 }
 CUSTOMER_1 = "customer:1"
+TEST_TYPE_MODULES = ["tests.jobs.processes", "tests.faults.processes"]
 DEMO_ACCOUNT = "m10001"
 
 
@@ -139,7 +141,7 @@ def faults(
         "PORTAL_INSTANCE_PATH": str(instance),
         "PORTAL_SECRET_KEY": TEST_FERNET_KEY,
         "SECRET_KEY": "test-secret-key",
-        "PORTAL_EXTRA_CONNECTOR_TYPES": "tests.jobs.processes,tests.faults.processes",
+        "PORTAL_EXTRA_CONNECTOR_TYPES": ",".join(TEST_TYPE_MODULES),
         "PORTAL_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(PROJECT_ROOT),
         "KINTONE_BASE_URL_TEMPLATE": template,
@@ -147,10 +149,12 @@ def faults(
         "SESSION_COOKIE_SECURE": "0",
         **{f"PORTAL_{k}": v for k, v in TIMINGS.items()},
     }
-    from portal.connector_types.registry import load_connector_types
+    from portal.connector_types import registry
 
-    # The same test processes in this process.
-    load_connector_types(extra=["tests.jobs.processes", "tests.faults.processes"])
+    # The same test processes in this process (and gone again afterwards, so that later tests
+    # see only the types they load themselves).
+    added = [m for m in TEST_TYPE_MODULES if m not in registry._loaded_modules]
+    registry.load_connector_types(extra=TEST_TYPE_MODULES)
 
     app = create_app(
         {
@@ -170,6 +174,9 @@ def faults(
     harness.haihai_url = haihai_sandbox
     yield harness
     harness.stop_all()
+    for module in added:
+        registry.unregister_connector_type(importlib.import_module(module).CONNECTOR_TYPE.kind)
+        registry._loaded_modules.discard(module)
     set_sandbox(kintone_sandbox, latency_ms=0)
     set_sandbox(haihai_sandbox, latency_ms=0, import_delay_seconds=0)
     close_redis(app)
