@@ -29,6 +29,14 @@ class RunFailed(Exception):
         self.total = total
 
 
+class RunOptionsInvalid(ValueError):
+    """The options posted with 「実行する」 are refused; `message` is shown on the 実行 page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """A finished run's counts (処理件数 processed / total) and optional メッセージ詳細."""
