@@ -116,3 +116,36 @@ def test_run_keeps_only_the_chosen_types_and_the_range(reaction):
     assert refused.status_code == 422
     assert "連携対象を指定してください。" in text_of(refused.get_data(as_text=True))
     assert field_error(refused.get_data(as_text=True), "types") is None  # shown beside the button
+
+
+def test_runs_start_from_the_command_line_checks_the_options_like_the_page(reaction):
+    env = reaction.env
+    runner = env.app.test_cli_runner()
+    too_long = [
+        "runs",
+        "start",
+        env.connector_id,
+        "reaction",
+        *("--param", "mode=full", "--param", "start_date=2023-06-01", "--param", "start_hour=23"),
+        *("--param", "start_minute=0", "--param", "end_date=2023-06-08"),
+        *("--param", "end_hour=22", "--param", "end_minute=59", "--param", "types=open"),
+    ]
+    result = runner.invoke(args=too_long)
+    assert result.exit_code != 0
+    assert "日時(開始、終了)の期間は7日以内にて指定してください。" in result.output
+    assert _runs(env.app) == []
+    result = runner.invoke(
+        args=[
+            "runs",
+            "start",
+            env.connector_id,
+            "reaction",
+            "--param",
+            "types=open",
+            "--param",
+            "types=cv",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    (run,) = _runs(env.app)
+    assert run.params == {"mode": "diff", "types": ["open", "cv"]}
