@@ -98,6 +98,8 @@ def _register_cli(app: Flask) -> None:
         runs_cli,
         secrets_cli,
     )
+    from portal.connector_types.haihai_kintone.reaction.cli import reaction_cli
 
-    for group in (db_cli, accounts_cli, connectors_cli, runs_cli, jobs_cli, secrets_cli, demo_cli):
+    groups = (db_cli, accounts_cli, connectors_cli, runs_cli, jobs_cli, secrets_cli, demo_cli)
+    for group in (*groups, reaction_cli):
         app.cli.add_command(group)

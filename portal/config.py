@@ -63,6 +63,8 @@ def load_config(instance_path: str) -> dict:
         # Demo and tests point the connector at the local sandboxes over http.
         "HAIHAI_ALLOW_LOCAL_URLS": _flag("HAIHAI_ALLOW_LOCAL_URLS", False),
         "PORTAL_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "Asia/Tokyo"),
+        # How far behind its watermark a 差分 import re-reads events 配配メール showed late.
+        "EVENT_IMPORT_OVERLAP_MINUTES": int(os.environ.get("EVENT_IMPORT_OVERLAP_MINUTES", "60")),
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

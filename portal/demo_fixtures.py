@@ -396,7 +396,8 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
     """Create the demo customer app and the demo 配配メール account; return how to reach them.
 
     The result is what configure_demo_connector needs: {"kintone": {subdomain, app_id,
-    api_token}, "haihai": {account_key, url, login_id, api_token}, "records", "customers"}.
+    api_token}, "haihai": {account_key, url, login_id, api_token}, "records", "customers",
+    "event_apps": the reaction and Bridge apps (portal.demo_events)}.
     """
     kintone_url = kintone_url.rstrip("/")
     haihai_url = haihai_url.rstrip("/")
@@ -440,6 +441,15 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
     _post(
         f"{haihai_url}/_sandbox/events", {"account": DEMO_HAIHAI_ACCOUNT, "events": _events(people)}
     )
+    from portal.demo_events import seed_event_apps
+
+    event_apps = seed_event_apps(
+        kintone_url,
+        haihai_url,
+        subdomain=DEMO_SUBDOMAIN,
+        account_key=DEMO_HAIHAI_ACCOUNT,
+        people=people,
+    )
     return {
         "kintone": {"subdomain": DEMO_SUBDOMAIN, "app_id": app_id, "api_token": token},
         "haihai": {
@@ -450,6 +460,7 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
         },
         "records": len(people),
         "customers": len(customers),
+        "event_apps": event_apps,
     }
 
 

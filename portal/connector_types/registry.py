@@ -53,6 +53,9 @@ class ProcessSpec:
     `timing(config)` answers the process's 連携タイミング ("off", "manual", "schedule") for a loaded
     configuration, or None when the 実行 page should not list it for that connector (e.g. an
     unused 顧客情報連携設定 number). `params` are the only request parameters a manual run accepts.
+    A process with options beside 「実行する」 may give `run_options(config)` (the variables of its
+    `run_options_template`) and `prepare_params(form, config)`, which checks the posted options
+    and returns the run's params, raising `portal.syncs.context.RunOptionsInvalid` to refuse them.
     """
 
     key: str
@@ -67,6 +70,8 @@ class ProcessSpec:
     on_run_page: bool = True  # False: started from elsewhere (e.g. the kintone plugin)
     params: tuple[str, ...] = ()
     run_options_template: str | None = None  # extra inputs beside 「実行する」
+    run_options: Callable[[Any], dict[str, Any]] | None = field(default=None, repr=False)
+    prepare_params: Callable[[Any, Any], dict[str, Any]] | None = field(default=None, repr=False)
     job_timeout: int = DEFAULT_JOB_TIMEOUT_SECONDS
     config_type: type | None = None  # what `section`'s config_values contributes
     number: int | None = None  # the setting number of 顧客情報連携 N

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from flask.cli import AppGroup
+from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.loading import load_connector_config
 from portal.connector_types.registry import UnknownConnectorType
@@ -23,7 +24,8 @@ from portal.db import session_scope
 from portal.models import Connector, Run
 from portal.models.runs import FAILED, MANUAL
 from portal.runs import service
-from portal.runs.targets import StartRefused, startable_target
+from portal.runs.targets import StartRefused, run_params, startable_target
+from portal.syncs.context import RunOptionsInvalid
 
 runs_cli = AppGroup("runs", help="Start runs of connector processes.")
 
@@ -56,14 +58,15 @@ def run_summary(run: Run, process_name: str) -> dict[str, Any]:
     }
 
 
-def _parse_params(values: tuple[str, ...], allowed: tuple[str, ...]) -> dict[str, str]:
-    params = {}
+def _parse_params(values: tuple[str, ...], allowed: tuple[str, ...]) -> MultiDict:
+    """NAME=VALUE options as the 実行 page would post them (a name may repeat, e.g. types)."""
+    params = MultiDict()
     for value in values:
         name, separator, text = value.partition("=")
         if not separator or name not in allowed:
             names = ", ".join(allowed) or "none"
             raise click.BadParameter(f"{value!r}: expected NAME=VALUE with NAME one of: {names}")
-        params[name] = text
+        params.add(name, text)
     return params
 
 
@@ -81,7 +84,12 @@ def start_run(connector_id: str, process_key: str, params: tuple[str, ...]) -> t
         except StartRefused as refused:
             click.echo(refused.message, err=True)
             sys.exit(EXIT_FAILED)
-        accepted = _parse_params(params, target.process.params)
+        posted = _parse_params(params, target.process.params)
+        try:
+            accepted = run_params(target.process, posted, config)
+        except RunOptionsInvalid as refused:
+            click.echo(refused.message, err=True)
+            sys.exit(EXIT_FAILED)
         run = service.create_run(session, connector.id, target.key, trigger=MANUAL, params=accepted)
         return run, target.name
 

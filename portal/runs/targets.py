@@ -6,7 +6,7 @@ list the same processes and refuse the same starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from portal.connector_types.registry import ProcessSpec, get_connector_type
@@ -23,6 +23,7 @@ class RunTarget:
 
     process: ProcessSpec
     timing: str
+    options: dict[str, Any] = field(default_factory=dict)  # variables of its options template
 
     @property
     def key(self) -> str:
@@ -60,8 +61,20 @@ def run_targets(connector, config: Any) -> list[RunTarget]:
     for process in get_connector_type(connector.kind).run_page_processes():
         timing = process.timing_for(config)
         if timing is not None:
-            targets.append(RunTarget(process, timing))
+            options = process.run_options(config) if process.run_options and config else {}
+            targets.append(RunTarget(process, timing, options))
     return targets
+
+
+def run_params(process: ProcessSpec, form: Any, config: Any) -> dict[str, Any]:
+    """The params of a manual run from the posted options (a MultiDict).
+
+    A process with `prepare_params` checks them itself (RunOptionsInvalid refuses the start);
+    otherwise only the parameters it declares are kept (nothing else reaches Run.params).
+    """
+    if process.prepare_params is not None:
+        return process.prepare_params(form, config)
+    return {k: v for k, v in form.items() if k in process.params}
 
 
 def startable_target(connector, config: Any, process_key: str) -> RunTarget:

@@ -15,7 +15,8 @@ from portal.db import get_session
 from portal.runs import service
 from portal.runs.log_pages import DEFAULT_COUNT_LIMIT
 from portal.runs.schedule_form import VARIANT_INTERVALS, editor_values_from_form
-from portal.runs.targets import TIMING_OFF_HINT, run_targets
+from portal.runs.targets import TIMING_OFF_HINT, run_params, run_targets
+from portal.syncs.context import RunOptionsInvalid
 from portal.web.htmx import STOP_POLLING, hx_response, is_htmx
 
 bp = Blueprint("runs", __name__)
@@ -60,8 +61,9 @@ def run_page(connector_id: str) -> str:
 def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
     """Create a manual run of `process_key` and show it in the 連携ログ at once."""
     connector = _own_connector(connector_id)
+    config = _load_config(connector)
     try:
-        targets = run_targets(connector, _load_config(connector))
+        targets = run_targets(connector, config)
     except UnknownConnectorType:
         abort(404)
     target = next((t for t in targets if t.key == process_key), None)
@@ -69,16 +71,11 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
         abort(404)
     process = target.process
     if not target.enabled:
-        message = TIMING_OFF_HINT
-        if is_htmx():
-            body = render_template(
-                "runs/_start_result.html", target=target, error=message, run=None
-            )
-            return body, 422
-        flash(message, "error")
-        return redirect(url_for("runs.run_page", connector_id=connector.id))
-    # Only the parameters the process declares are kept (nothing else reaches Run.params).
-    params = {k: v for k, v in request.form.items() if k in process.params}
+        return _refuse(connector.id, target, TIMING_OFF_HINT)
+    try:
+        params = run_params(process, request.form, config)
+    except RunOptionsInvalid as refused:
+        return _refuse(connector.id, target, refused.message)
     run = service.create_run(
         get_session(), connector.id, process.key, trigger="manual", params=params
     )
@@ -93,6 +90,15 @@ def start(connector_id: str, process_key: str) -> Response | tuple[str, int]:
     else:
         flash(f"「{process.name}」を実行しました。タスクID:{run.id}", "success")
     return redirect(url_for("connectors.index"))
+
+
+def _refuse(connector_id: str, target, message: str) -> Response | tuple[str, int]:
+    """Answer a refused 「実行する」: the message next to the button, nothing started."""
+    if is_htmx():
+        body = render_template("runs/_start_result.html", target=target, error=message, run=None)
+        return body, 422
+    flash(message, "error")
+    return redirect(url_for("runs.run_page", connector_id=connector_id))
 
 
 def _run_id_arg(name: str) -> str | None:

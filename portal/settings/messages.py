@@ -50,6 +50,10 @@ KINTONE_SUBDOMAIN_FORMAT = (
 KINTONE_APP_ID_FORMAT = "kintone アプリIDは半角数字で入力してください。"
 KINTONE_TOKEN_FORMAT = "kintone APIトークンに使用できない文字が含まれています。"
 HAIHAI_TOKEN_FORMAT = "APIトークンに使用できない文字が含まれています。"
+KINTONE_SUBDOMAIN_FIRST = (
+    "「Step3. kintone連携設定」でkintoneサブドメイン名を設定してください。"
+    "このアプリは同じサブドメイン内のアプリである必要があります。"
+)
 KINTONE_SYNC_NEEDED = "「kintone項目の同期」を行ってください。"
 KINTONE_SYNC_STALE = (
     "kintoneサブドメイン名またはアプリIDが変更されています。「kintone項目の同期」を行ってください。"
@@ -88,4 +92,10 @@ SAVED = "保存しました。"
 KINTONE_LABEL_RENAMED = (
     "kintone項目「{old}」の表示名が「{new}」に変更されました。"
     "連携設定の表示は自動的に更新されました。"
+)
+
+# A token refused on the app of a later Step (Step8 / Step9 name themselves).
+KINTONE_APP_AUTH = (
+    "kintone APIトークンが正しくありません。kintoneアプリの設定でAPIトークンを確認し、"
+    "「{step}」のkintone APIトークンを入力し直してください。"
 )

@@ -80,7 +80,7 @@ def posted_secret(
     return value
 
 
-def _echo_secret(posted: str, stored: str | None) -> str:
+def echo_secret(posted: str, stored: str | None) -> str:
     """What a re-rendered secret field shows: never the stored value, only a newly typed one."""
     if is_placeholder(posted) or (stored and posted.strip() == stored):
         return mask(stored)
@@ -211,7 +211,7 @@ class HaihaiSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = _echo_secret(form.get("haihai_api_token", ""), ctx.settings.haihai_api_token)
+        token = echo_secret(form.get("haihai_api_token", ""), ctx.settings.haihai_api_token)
         return {
             "haihai_url": form.get("haihai_url", ""),
             "haihai_login_id": form.get("haihai_login_id", ""),
@@ -291,32 +291,52 @@ class KintoneData:
     api_token: str | None
 
 
-def parse_kintone_access(
-    form: MultiDict, ctx: SectionContext
+def parse_app_access(
+    form: MultiDict,
+    *,
+    prefix: str,
+    stored_token: str | None,
+    subdomain: str | None = None,
 ) -> tuple[KintoneData, dict[str, str]]:
-    """Validate サブドメイン名, アプリID and APIトークン (shared by 保存 and the sync button)."""
+    """Validate an app's アプリID and APIトークン posted as `<prefix>_app_id` / `<prefix>_api_token`.
+
+    The サブドメイン名 is read from `kintone_subdomain` unless `subdomain` is given: apps of
+    later Steps live in the subdomain of Step3 (an empty one is reported as `<prefix>_sync`).
+    Shared by 「保存」 and the sync buttons of every kintone app of a connector.
+    """
     errors: dict[str, str] = {}
-    subdomain = (form.get("kintone_subdomain") or "").strip().lower()
-    if not subdomain:
-        errors["kintone_subdomain"] = msg.REQUIRED
-    elif not _SUBDOMAIN.match(subdomain):
-        errors["kintone_subdomain"] = msg.KINTONE_SUBDOMAIN_FORMAT
-    app_id = (form.get("kintone_app_id") or "").strip()
+    if subdomain is None:
+        subdomain = (form.get("kintone_subdomain") or "").strip().lower()
+        if not subdomain:
+            errors["kintone_subdomain"] = msg.REQUIRED
+        elif not _SUBDOMAIN.match(subdomain):
+            errors["kintone_subdomain"] = msg.KINTONE_SUBDOMAIN_FORMAT
+    elif not subdomain:
+        errors[f"{prefix}_sync"] = msg.KINTONE_SUBDOMAIN_FIRST
+    app_field = f"{prefix}_app_id"
+    app_id = (form.get(app_field) or "").strip()
     if not app_id:
-        errors["kintone_app_id"] = msg.REQUIRED
+        errors[app_field] = msg.REQUIRED
     elif not app_id.isascii() or not app_id.isdigit() or int(app_id) < 1 or len(app_id) > 18:
-        errors["kintone_app_id"] = msg.KINTONE_APP_ID_FORMAT
+        errors[app_field] = msg.KINTONE_APP_ID_FORMAT
     else:
         app_id = str(int(app_id))
     token = posted_secret(
         form,
-        "kintone_api_token",
-        ctx.settings.kintone_api_token,
+        f"{prefix}_api_token",
+        stored_token,
         errors,
         _KINTONE_TOKEN,
         msg.KINTONE_TOKEN_FORMAT,
     )
     return KintoneData(subdomain, app_id, token), errors
+
+
+def parse_kintone_access(
+    form: MultiDict, ctx: SectionContext
+) -> tuple[KintoneData, dict[str, str]]:
+    """Validate サブドメイン名, アプリID and APIトークン (shared by 保存 and the sync button)."""
+    return parse_app_access(form, prefix="kintone", stored_token=ctx.settings.kintone_api_token)
 
 
 def kintone_source(settings) -> dict[str, str] | None:
@@ -343,7 +363,7 @@ class KintoneSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = _echo_secret(form.get("kintone_api_token", ""), ctx.settings.kintone_api_token)
+        token = echo_secret(form.get("kintone_api_token", ""), ctx.settings.kintone_api_token)
         return {
             "kintone_subdomain": form.get("kintone_subdomain", ""),
             "kintone_app_id": form.get("kintone_app_id", ""),

@@ -114,12 +114,9 @@ def kintone_state(settings: ConnectorSettings) -> dict[str, Any] | None:
     }
 
 
-def restore_kintone_state(settings: ConnectorSettings, data: Mapping[str, Any]) -> dict[str, str]:
-    """Store `data` (as kintone_state returned it) on `settings` → {sub-path: message}.
-
-    `report.source` names the subdomain and app the fields were read from; the page refuses
-    kintone settings that point elsewhere.
-    """
+def parse_kintone_state(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check `data` (as kintone_state returned it) → (fields, app_name, synced_at, report as a
+    dict, {sub-path: message}). Shared by every kintone app a connector keeps a snapshot of."""
     errors: dict[str, str] = {}
     fields = data.get("fields")
     if not isinstance(fields, Mapping):
@@ -141,10 +138,26 @@ def restore_kintone_state(settings: ConnectorSettings, data: Mapping[str, Any]) 
             and isinstance(source.get("app_id"), str)
         ):
             errors["report.source"] = MSG_SOURCE
+    values = {
+        "fields": dict(fields) if isinstance(fields, Mapping) else None,
+        "app_name": app_name[:255] if isinstance(app_name, str) else "",
+        "synced_at": synced_at,
+        "report": report,
+    }
+    return values, errors
+
+
+def restore_kintone_state(settings: ConnectorSettings, data: Mapping[str, Any]) -> dict[str, str]:
+    """Store `data` (as kintone_state returned it) on `settings` → {sub-path: message}.
+
+    `report.source` names the subdomain and app the fields were read from; the page refuses
+    kintone settings that point elsewhere.
+    """
+    values, errors = parse_kintone_state(data)
     if errors:
         return errors
-    settings.kintone_fields = dict(fields)  # type: ignore[arg-type]
-    settings.kintone_app_name = app_name[:255]
-    settings.kintone_synced_at = synced_at
-    settings.kintone_sync_report = report
+    settings.kintone_fields = values["fields"]
+    settings.kintone_app_name = values["app_name"]
+    settings.kintone_synced_at = values["synced_at"]
+    settings.kintone_sync_report = values["report"]
     return {}

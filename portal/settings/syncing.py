@@ -17,24 +17,20 @@ from werkzeug.datastructures import MultiDict
 from portal.integrations import haihai as haihai_api
 from portal.integrations import kintone as kintone_api
 from portal.messages.haihai import haihai_message
-from portal.messages.kintone import (
-    kintone_message,
-    missing_permissions_message,
-    permissions_ok_message,
-    settings_step,
-)
+from portal.messages.kintone import missing_permissions_message, permissions_ok_message
 from portal.models.common import utcnow
 from portal.settings import messages as msg
 from portal.settings.haihai_drift import build_snapshot, diff_snapshots
+from portal.settings.kintone_app import CUSTOMER_APP, AppConnection, KintoneAppRole
 from portal.settings.sections import DriftEntry, SectionContext, sections_for
-from portal.settings.steps import parse_haihai_access, parse_kintone_access
+from portal.settings.steps import KintoneData, parse_haihai_access
 from portal.syncs.clients import INTERACTIVE, haihai_client, kintone_access, kintone_client
 from portal.syncs.config import HaihaiAccess
 from portal.syncs.kintone_schema import diff_fields
 
 log = logging.getLogger(__name__)
 
-REQUIRED_PERMISSIONS = ("view", "edit")
+REQUIRED_PERMISSIONS = CUSTOMER_APP.permissions  # the customer app: 閲覧 + 編集
 
 
 class SyncInputInvalid(Exception):
@@ -77,89 +73,105 @@ class SyncReport:
 # --- kintone ---------------------------------------------------------------------------------
 
 
-def permission_error(found: set[str]) -> str | None:
-    """The missing-permission message for the customer app (閲覧 + 編集), or None."""
-    return missing_permissions_message(found, REQUIRED_PERMISSIONS)
+def permission_error(found: set[str], role: KintoneAppRole = CUSTOMER_APP) -> str | None:
+    """The missing-permission message for `role`'s app (customer app: 閲覧 + 編集), or None."""
+    return missing_permissions_message(found, role.permissions)
 
 
-def _kintone_client(
-    ctx: SectionContext, subdomain: str, app_id: str, token: str
-) -> kintone_api.KintoneClient:
+def interactive_client(ctx: SectionContext, data: KintoneData) -> kintone_api.KintoneClient:
+    """A client for a button the user waits for, with the posted app's token."""
     template = ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE")
-    access = kintone_access(template, subdomain, app_id, token)
+    access = kintone_access(template, data.subdomain, data.app_id, data.api_token or "")
     return kintone_client(access, profile=INTERACTIVE)
 
 
-def check_kintone_connection(ctx: SectionContext, form: MultiDict) -> str:
-    """接続テスト: raise SyncFailed naming what is wrong, or return the success message."""
-    data, errors = parse_kintone_access(form, ctx)
+def check_kintone_app(ctx: SectionContext, form: MultiDict, role: KintoneAppRole) -> str:
+    """接続テスト of `role`'s app: raise SyncFailed naming what is wrong, or the success text."""
+    data, errors = role.parse(ctx, form)
     if errors:
         raise SyncInputInvalid(errors)
     try:
-        with _kintone_client(ctx, data.subdomain, data.app_id, data.api_token or "") as client:
+        with interactive_client(ctx, data) as client:
             found = client.probe_permissions(int(data.app_id))
     except kintone_api.KintoneError as error:
-        raise SyncFailed(kintone_message(error, settings_step(data.app_id))) from error
-    problem = permission_error(found)
+        raise SyncFailed(role.error_message(error, data.app_id)) from error
+    problem = permission_error(found, role)
     if problem:
         raise SyncFailed(problem)
-    return permissions_ok_message(REQUIRED_PERMISSIONS)
+    return permissions_ok_message(role.permissions)
 
 
-def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
-    """Fetch the app's fields with the posted Step3 values, store them and apply the drift.
+def check_kintone_connection(ctx: SectionContext, form: MultiDict) -> str:
+    """接続テスト of Step3's customer app."""
+    return check_kintone_app(ctx, form, CUSTOMER_APP)
+
+
+def sync_kintone_app(ctx: SectionContext, form: MultiDict, role: KintoneAppRole) -> SyncReport:
+    """Fetch `role`'s app fields with the posted values, store them and apply the drift.
 
     Commits on success; raises SyncInputInvalid or SyncFailed (nothing stored) otherwise.
     """
-    data, errors = parse_kintone_access(form, ctx)
+    data, errors = role.parse(ctx, form)
     if errors:
         raise SyncInputInvalid(errors)
     app_id = int(data.app_id)
     try:
-        with _kintone_client(ctx, data.subdomain, data.app_id, data.api_token or "") as client:
+        with interactive_client(ctx, data) as client:
             properties = client.get_form_fields(app_id)
             app = client.get_app(app_id)
             permissions = client.probe_permissions(app_id)
     except kintone_api.KintoneError as error:
         log.info(
-            "settings_kintone_sync_failed connector_id=%s code=%s", ctx.connector.id, error.code
+            "settings_kintone_sync_failed connector_id=%s app_role=%s code=%s",
+            ctx.connector.id,
+            role.key,
+            error.code,
         )
-        raise SyncFailed(kintone_message(error, settings_step(data.app_id))) from error
+        raise SyncFailed(role.error_message(error, data.app_id)) from error
 
-    settings = ctx.settings
-    previous = settings.kintone_fields
-    report = SyncReport(first_sync=not previous, permission_error=permission_error(permissions))
-    settings.kintone_subdomain = data.subdomain
-    settings.kintone_app_id = data.app_id
-    if data.api_token != settings.kintone_api_token:
-        settings.kintone_api_token = data.api_token
-    settings.kintone_app_name = str(app.get("name", ""))[:255]
-    settings.kintone_fields = properties
-    settings.kintone_synced_at = utcnow()
-    ctx.session.add(settings)
+    previous = role.stored(ctx)
+    report = SyncReport(
+        first_sync=not previous.fields, permission_error=permission_error(permissions, role)
+    )
+    connection = AppConnection(
+        subdomain=data.subdomain,
+        app_id=data.app_id,
+        api_token=data.api_token,
+        app_name=str(app.get("name", ""))[:255],
+        fields=properties,
+        synced_at=utcnow(),
+        sync_report=previous.sync_report,
+    )
+    role.store(ctx, connection)
     ctx.session.flush()
-    if previous:
-        changes = diff_fields(previous, properties)
+    if previous.fields:
+        changes = diff_fields(previous.fields, properties)
         report.warnings = [
             msg.KINTONE_LABEL_RENAMED.format(old=c.old_label, new=c.new_label)
             for c in changes
             if c.is_warning and c.table is None
         ]
-        for section in sections_for(ctx.connector):
-            report.entries.extend(section.on_kintone_drift(ctx, changes))
-    settings.kintone_sync_report = report.to_json(
+        report.entries.extend(role.drift(ctx, changes))
+    connection.sync_report = report.to_json(
         source={"subdomain": data.subdomain, "app_id": data.app_id}
     )
-    settings.updated_at = utcnow()
-    ctx.session.add(settings)
+    role.store(ctx, connection)
+    ctx.settings.updated_at = utcnow()
+    ctx.session.add(ctx.settings)
     ctx.session.commit()
     log.info(
-        "settings_kintone_synced connector_id=%s fields=%d removals=%d",
+        "settings_kintone_synced connector_id=%s app_role=%s fields=%d removals=%d",
         ctx.connector.id,
+        role.key,
         len(properties),
         len(report.entries),
     )
     return report
+
+
+def sync_kintone(ctx: SectionContext, form: MultiDict) -> SyncReport:
+    """「kintone項目の同期」 of Step3's customer app (see sync_kintone_app)."""
+    return sync_kintone_app(ctx, form, CUSTOMER_APP)
 
 
 # --- 配配メール ------------------------------------------------------------------------------

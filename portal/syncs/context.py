@@ -59,6 +59,14 @@ class PartJournal(Protocol):
         """Note 配配メール's job ID for part `number` (reused: not uploaded again)."""
 
 
+class RunOptionsInvalid(ValueError):
+    """The options posted with 「実行する」 are refused; `message` is shown on the 実行 page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """A finished run's counts (処理件数 processed / total) and optional メッセージ詳細."""

@@ -234,7 +234,16 @@ def test_export_is_readable_yaml_without_secrets_unless_asked(app, cli, demo_id)
         "kind": "haihai_kintone",
         "name": "デモ: 顧客リスト ⇄ 配配メール",
     }
-    assert list(document["settings"]) == ["step1", "step2", "step3", "step4", "step5", "step7"]
+    assert list(document["settings"]) == [
+        "step1",
+        "step2",
+        "step3",
+        "step4",
+        "step5",
+        "step7",
+        "step8",
+        "step9",
+    ]
     assert document["settings"]["step4"]["mapping-0-kintone"] == "email"
     # Conditions are written as data, not as the hidden input's JSON text.
     assert document["settings"]["step5"]["customer-2-conditions"] == {

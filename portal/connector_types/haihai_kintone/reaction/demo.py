@@ -1,0 +1,10 @@
+"""The demo connector's 顧客反応履歴情報取込連携 (its app created by portal.demo_events)."""
+
+from __future__ import annotations
+
+from portal.demo_events import configure_demo_import
+
+
+def configure_demo(ctx) -> None:
+    """Sync the demo's reaction app and store this Step's demo settings."""
+    configure_demo_import(ctx, "reaction")

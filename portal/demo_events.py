@@ -1,0 +1,232 @@
+"""Demo data of the two import processes: a reaction app and a Bridge app created the way
+「kintoneアプリを作成」 does (REST API: pre-live app, fields, deploy), reaction events and form
+answers around the demo's start (some become visible only later: late arrivals), and the Step8 /
+Step9 settings of the demo connector.
+
+`seed_event_apps` talks only to the sandboxes (admin API plus the REST API as an administrator);
+`configure_demo_import` (the demo hook of each process folder) stores the settings of the demo
+connector once both sides were synced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from werkzeug.datastructures import MultiDict
+
+from portal.connector_types.haihai_kintone.event_import import templates as app_templates
+from portal.integrations.kintone import KintoneClient, KintoneError, kintone_base_url
+
+log = logging.getLogger(__name__)
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+ADMIN_TIMEOUT = 30
+DEMO_ADMIN_LOGIN = "demo-kintone-admin"
+DEMO_ADMIN_PASSWORD = "Demo#Kintone2024"
+DEMO_APP_TOKENS = {
+    "reaction": "DemoReactionAppToken00000000000000000001",
+    "bridge": "DemoBridgeAppToken0000000000000000000001",
+}
+# The one extra field each demo app gets, mapped to the 配配メール item 会社名 (付録4.3 / 5.3).
+COMPANY_FIELD = {"company": {"type": "SINGLE_LINE_TEXT", "code": "company", "label": "会社名"}}
+# 配配メール's default timing lag: events show up ten minutes after they happened.
+EVENT_LAG_SECONDS = 600
+
+
+def _admin(url: str, payload: Any) -> dict[str, Any]:
+    with requests.post(url, json=payload, timeout=ADMIN_TIMEOUT) as response:
+        if response.status_code == 409:
+            return {}
+        response.raise_for_status()
+        return response.json()
+
+
+def _find_app(client: KintoneClient, name: str) -> int | None:
+    body = client.request("GET", "apps", {"name": name})
+    for app in body.get("apps", []):
+        if app.get("name") == name:
+            return int(app["appId"])
+    return None
+
+
+def _event_app(kintone_url: str, subdomain: str, role: str) -> str:
+    """The demo app of `role`: created through the REST API once, reused when seeding again."""
+    name = app_templates.default_app_name(role)
+    base = f"{kintone_url}/{subdomain}"
+    with KintoneClient(base, username=DEMO_ADMIN_LOGIN, password=DEMO_ADMIN_PASSWORD) as client:
+        app_id = _find_app(client, name)
+    if app_id is None:
+        config = {"KINTONE_BASE_URL_TEMPLATE": kintone_url + "/{subdomain}"}
+        app_id = app_templates.create_app(
+            config,
+            subdomain,
+            role,
+            login=DEMO_ADMIN_LOGIN,
+            password=DEMO_ADMIN_PASSWORD,
+            name=name,
+        )
+        _admin(
+            f"{kintone_url}/_sandbox/fields",
+            {"subdomain": subdomain, "app": app_id, "add": COMPANY_FIELD},
+        )
+    # kintone's REST API cannot issue API tokens; the sandbox's admin API stands in for the user.
+    _admin(
+        f"{kintone_url}/_sandbox/tokens",
+        {
+            "subdomain": subdomain,
+            "app": app_id,
+            "token": DEMO_APP_TOKENS[role],
+            "permissions": ["view", "add"],
+        },
+    )
+    return str(app_id)
+
+
+def reaction_events(
+    emails: Sequence[str], now: dt.datetime, seed: int = 11
+) -> list[dict[str, Any]]:
+    """Opens, clicks, visits, CVs and downloads of the last three days up to an hour ahead.
+
+    Events of the last minutes and of the coming hour become visible later (the lag, the clock):
+    a 差分 run now imports what is visible, a later one the late arrivals without duplicates.
+    """
+    rng = random.Random(seed)
+    start = now.astimezone(TOKYO) - dt.timedelta(days=3)
+    span = int((now - start).total_seconds()) + 3600
+    events = []
+    for index in range(600):
+        at = start + dt.timedelta(seconds=rng.randrange(span))
+        email = emails[index % len(emails)]
+        kind = rng.choices(("open", "click", "visit", "cv", "download"), (50, 25, 12, 6, 7))[0]
+        event: dict[str, Any] = {
+            "action_type": kind,
+            "email": email,
+            "occurred_at": at.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        if kind in ("open", "click"):
+            number = 1 + index % 3
+            event.update(
+                mail_id=str(number),
+                mail_type="group",
+                subject=f"【製品ニュース】{('6月号', '7月号', 'セミナー特集')[number - 1]}",
+            )
+        if kind == "click":
+            event["url"] = f"https://www.example.jp/seminar/{2024 + index % 2}"
+        if kind in ("visit", "cv"):
+            event.update(tag_name=("料金ページ", "導入事例", "お問い合わせ完了")[index % 3])
+            event["page_url"] = "https://www.example.jp/price"
+        if kind == "download":
+            event["file_name"] = ("製品カタログ.pdf", "導入事例集.pdf")[index % 2]
+        events.append(event)
+    return events
+
+
+def form_answers(people: Sequence[Mapping[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    """Answers of both demo forms over the last two days, a few still ahead of the clock."""
+    rng = random.Random(23)
+    start = now.astimezone(TOKYO) - dt.timedelta(days=2)
+    span = int((now - start).total_seconds()) + 1800
+    answers = []
+    for index, person in enumerate(people[:80]):
+        form_id = "1" if index % 3 else "2"
+        values = {"会社名": person["company"], "氏名": person["name"]}
+        if form_id == "2":
+            values["業種"] = person["industry"]
+        answers.append(
+            {
+                "form_id": form_id,
+                "email": person["email"],
+                "answered_at": (start + dt.timedelta(seconds=rng.randrange(span))).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                ),
+                "answers": values,
+            }
+        )
+    return answers
+
+
+def seed_event_apps(
+    kintone_url: str,
+    haihai_url: str,
+    *,
+    subdomain: str,
+    account_key: str,
+    people: Sequence[Mapping[str, Any]],
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Create both apps and the events/answers; → {"reaction": {app_id, api_token}, "bridge": …}."""
+    moment = now or dt.datetime.now(TOKYO)
+    _admin(
+        f"{kintone_url}/_sandbox/users",
+        {"subdomain": subdomain, "code": DEMO_ADMIN_LOGIN, "password": DEMO_ADMIN_PASSWORD},
+    )
+    apps = {
+        role: {"app_id": _event_app(kintone_url, subdomain, role), "api_token": token}
+        for role, token in DEMO_APP_TOKENS.items()
+    }
+    _admin(f"{haihai_url}/_sandbox/config", {"event_lag_seconds": EVENT_LAG_SECONDS})
+    emails = [p["email"] for p in people[:120]]
+    _admin(
+        f"{haihai_url}/_sandbox/events",
+        {"account": account_key, "events": reaction_events(emails, moment)},
+    )
+    _admin(
+        f"{haihai_url}/_sandbox/answers",
+        {"account": account_key, "answers": form_answers(people, moment)},
+    )
+    return apps
+
+
+def _demo_app(ctx, role: str) -> str | None:
+    """The ID of the demo app of `role` in the connector's subdomain (None outside the demo)."""
+    template = ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE") or "https://{subdomain}.cybozu.com"
+    subdomain = ctx.settings.kintone_subdomain
+    if not subdomain:
+        return None
+    try:
+        with KintoneClient(
+            kintone_base_url(template, subdomain),
+            username=DEMO_ADMIN_LOGIN,
+            password=DEMO_ADMIN_PASSWORD,
+            timeout=10,
+        ) as client:
+            app_id = _find_app(client, app_templates.default_app_name(role))
+    except (KintoneError, ValueError):
+        return None  # not the demo's kintone: nothing to configure
+    return str(app_id) if app_id is not None else None
+
+
+def configure_demo_import(ctx, role: str) -> None:
+    """Demo settings of one import process (a demo hook): sync the demo app of `role`, 手動実行,
+    every 連携種別 / every form, 会社名 mapped."""
+    from portal.settings import syncing
+    from portal.settings.mapping import MappingRow
+    from portal.settings.sections import section_for
+
+    app_id = _demo_app(ctx, role)
+    if app_id is None:
+        return
+    section = section_for(ctx.connector, "step8" if role == "reaction" else "step9")
+    form = MultiDict({f"{role}_app_id": app_id, f"{role}_api_token": DEMO_APP_TOKENS[role]})
+    try:
+        syncing.sync_kintone_app(ctx, form, section.role)
+    except (syncing.SyncFailed, syncing.SyncInputInvalid) as error:
+        log.warning("demo_event_app_not_synced role=%s error=%s", role, error)
+        return
+    row = section.row(ctx)
+    row.timing = "manual"
+    row.event_types = ["open", "click", "visit", "cv", "download"]
+    row.form_mode = "all"
+    ctx.session.add(row)
+    company = next(
+        (str(i["id"]) for i in ctx.haihai_snapshot.get("items", []) if i["label"] == "会社名"), ""
+    )
+    if company and "company" in (row.app_fields or {}):
+        section.replace_rows(ctx, [MappingRow("company", "会社名", company)])
+    ctx.session.flush()
