@@ -6,5 +6,6 @@ from portal.models.connectors import Connector
 from portal.models.customer_syncs import CustomerSyncRow  # noqa: F401
 from portal.models.runs import Run, Schedule  # noqa: F401
 from portal.models.settings import ConnectorSettings, FieldMappingRow, ViewUrlSettingsRow  # noqa: F401
+from portal.models.stop_ban import StopBanSettingsRow  # noqa: F401
 
 __all__ = ["Account", "Connector", "new_ulid", "utcnow"]

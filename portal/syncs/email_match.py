@@ -7,6 +7,7 @@ which kintone text fields often carry, is ignored.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 
@@ -19,6 +20,14 @@ def email_key(address: object) -> str | None:
     if not at or not local or not domain or any(ch.isspace() for ch in text):
         return None
     return f"{local}@{domain.lower()}"
+
+
+def email_hash(address: object) -> int | None:
+    """A 64-bit hash of the comparison key (None when not an address); collisions ~1e-8 at 1e7."""
+    key = email_key(address)
+    if key is None:
+        return None
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
 
 
 def emails_match(a: object, b: object) -> bool:

@@ -6,14 +6,14 @@ PROCESS_FOLDERS below. See docs/extending.md.
 
 from __future__ import annotations
 
-from portal.connector_types.haihai_kintone import customer, view_url
+from portal.connector_types.haihai_kintone import customer, stop_ban, view_url
 from portal.connector_types.haihai_kintone.config import load_config
 from portal.connector_types.registry import ConnectorType
 from portal.models.connectors import HAIHAI_KINTONE
 from portal.settings.steps import SHARED_SECTIONS
 
 # Process folders in the order the 実行 page lists them.
-PROCESS_FOLDERS = (customer, view_url)
+PROCESS_FOLDERS = (customer, stop_ban, view_url)
 
 CONNECTOR_TYPE = ConnectorType(
     kind=HAIHAI_KINTONE,
