@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.haihai_kintone.stop_ban.config import (
@@ -34,12 +33,12 @@ from portal.connector_types.haihai_kintone.stop_ban.form import (
     rule_rows,
 )
 from portal.connector_types.haihai_kintone.stop_ban.values import RULE_BAN, RULE_STOP
-from portal.models.settings import FieldMappingRow
 from portal.models.stop_ban import StopBanSettingsRow
 from portal.settings import messages as msg
 from portal.settings import schedule_support
+from portal.settings.mapping import rows_from_form
 from portal.settings.sections import KINTONE_SYNCED, DriftEntry, Section, SectionContext
-from portal.settings.steps import TIMINGS, breaking_changes, drift_reason
+from portal.settings.steps import TIMINGS, breaking_changes, drift_reason, stored_rows
 from portal.syncs.config import ScheduleSpec
 from portal.syncs.kintone_schema import FieldChange
 
@@ -71,14 +70,15 @@ def stored_row(ctx: SectionContext) -> StopBanSettingsRow:
     )
 
 
-def email_field(ctx: SectionContext) -> str | None:
-    """The kintone field of Step4's mail-address row as stored."""
-    return ctx.session.exec(
-        select(FieldMappingRow.kintone_code).where(
-            FieldMappingRow.connector_id == ctx.connector.id,
-            FieldMappingRow.is_email == True,  # noqa: E712 - SQL expression
-        )
-    ).first()
+def email_field(ctx: SectionContext, form: MultiDict | None = None) -> str | None:
+    """The kintone field of Step4's mail-address row: as being saved, as on the page, or stored."""
+    step4 = ctx.parsed.get("step4")
+    rows = getattr(step4, "rows", None)
+    if not rows and form is not None:
+        rows = rows_from_form(form)
+    if not rows:
+        rows = stored_rows(ctx)
+    return rows[0].kintone_code if rows else None
 
 
 def stored_setting(row: StopBanSettingsRow) -> tuple[FieldRule | None, FieldRule | None]:
@@ -157,7 +157,7 @@ class StopBanSection(Section):
             mode = DEFAULT_MODE
         runs = timing in ("manual", "schedule")
         stop, ban, rule_errors = parse_rules(
-            mode, posted_rules(form), ctx.kintone_fields, email_field(ctx), required=False
+            mode, posted_rules(form), ctx.kintone_fields, email_field(ctx, form), required=False
         )
         errors.update(rule_errors)
         if runs:

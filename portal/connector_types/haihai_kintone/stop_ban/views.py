@@ -56,7 +56,7 @@ def _dialog_html(
         mode_label=MODE_LABELS[mode],
         mode_field=MODE_FIELD,
         rows=rule_rows(mode, rules, fields),
-        candidates=candidates(fields, email_field(ctx)),
+        candidates=candidates(fields, email_field(ctx, request.form)),
         has_kintone_fields=bool(fields),
         same_field_note=SAME_FIELD_NOTE,
         precedence_note=PRECEDENCE_NOTE,
@@ -89,7 +89,9 @@ def dialog_apply(connector_id: str):
     ctx = _context(connector_id)
     mode = posted_mode(request.form, DEFAULT_MODE)
     rules = posted_rules(request.form)
-    _stop, _ban, errors = parse_rules(mode, rules, ctx.kintone_fields, email_field(ctx))
+    _stop, _ban, errors = parse_rules(
+        mode, rules, ctx.kintone_fields, email_field(ctx, request.form)
+    )
     if errors:
         return hx_response(_dialog_html(ctx, mode, rules, errors), UNPROCESSABLE)
     html = render_template(
