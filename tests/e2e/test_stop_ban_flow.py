@@ -38,10 +38,12 @@ def live_portal_env(kintone_sandbox) -> dict[str, str]:
 
 def _seed_connector(live_portal, kintone_url: str, haihai_url: str, owner: str) -> tuple[str, str]:
     """Steps 1–4 through the portal's own code; the app has the fields of 付録2.1's examples."""
+    # The examples' fields under codes of their own: the demo's Step6 is not preset here.
     fields = {
         "email": {"type": "SINGLE_LINE_TEXT", "label": "メールアドレス", "unique": True},
         "name": {"type": "SINGLE_LINE_TEXT", "label": "氏名"},
-        **example_fields(),
+        "view_url": {"type": "LINK", "label": "顧客ページ", "protocol": "WEB"},  # Step7 (demo)
+        **{f"e2e_{code}": prop for code, prop in example_fields().items()},
     }
     records = [{"email": {"value": e}, "name": {"value": e[:3]}} for e in EXAMPLE_EMAILS]
     app_id, token = create_kintone_app(
@@ -134,7 +136,7 @@ def test_step6_dialog_save_and_run_reproduce_the_manuals_examples(
     _settled(page)
 
     # 配信停止連携: the field, its value, and the 「ではなくなった」 value.
-    dialog.get_by_label("配信停止連携のkintone連携先項目名").select_option("stop_flag")
+    dialog.get_by_label("配信停止連携のkintone連携先項目名").select_option("e2e_stop_flag")
     stop_value = dialog.get_by_label("配信停止連携の設定する値")
     expect(stop_value).to_be_visible()
     _settled(page)
@@ -144,7 +146,7 @@ def test_step6_dialog_save_and_run_reproduce_the_manuals_examples(
         "配信停止ではない"
     )
     # 配信禁止連携: choosing its field redraws the dialog and keeps what was chosen above.
-    dialog.get_by_label("配信禁止連携のkintone連携先項目名").select_option("ban_flag")
+    dialog.get_by_label("配信禁止連携のkintone連携先項目名").select_option("e2e_ban_flag")
     ban_value = dialog.get_by_label("配信禁止連携の設定する値")
     expect(ban_value).to_be_visible()
     _settled(page)
@@ -177,7 +179,7 @@ def test_step6_dialog_save_and_run_reproduce_the_manuals_examples(
         "・配信停止: 「配信停止」（配信停止） 2件"
     )
     detail.get_by_role("button", name="閉じる").click()
-    assert _kintone_values(kintone_sandbox, app_id, "stop_flag", "ban_flag") == {
+    assert _kintone_values(kintone_sandbox, app_id, "e2e_stop_flag", "e2e_ban_flag") == {
         "aaa@example.com": ("配信停止", "配信禁止"),
         "bbb@example.com": ("配信停止", "配信禁止ではない"),
         "ccc@example.com": ("配信停止ではない", "配信禁止"),
@@ -194,7 +196,7 @@ def test_step6_dialog_save_and_run_reproduce_the_manuals_examples(
     expect(dialog).to_contain_text(
         "※配信停止かつ配信禁止である場合、配信禁止連携に設定されている値が連携されます。"
     )
-    dialog.get_by_label("配信停止連携のkintone連携先項目名").select_option("stop_ban_flag")
+    dialog.get_by_label("配信停止連携のkintone連携先項目名").select_option("e2e_stop_ban_flag")
     expect(dialog.get_by_label("配信禁止連携の設定する値")).to_be_visible()
     _settled(page)
     dialog.get_by_label("配信停止連携の設定する値").select_option("配信停止")
@@ -209,7 +211,7 @@ def test_step6_dialog_save_and_run_reproduce_the_manuals_examples(
     expect(page.locator("#settings-notice")).to_have_text("保存しました。")
 
     _run_and_wait(page, portal, connector_id, "4 / 4")
-    assert _kintone_values(kintone_sandbox, app_id, "stop_ban_flag") == {
+    assert _kintone_values(kintone_sandbox, app_id, "e2e_stop_ban_flag") == {
         "aaa@example.com": ("配信禁止",),
         "bbb@example.com": ("配信停止",),
         "ccc@example.com": ("配信禁止",),

@@ -190,6 +190,25 @@ def test_dialog_offers_only_the_types_of_the_manual_and_rows_per_mode(env):
     )
     assert "配信停止/配信禁止ではなくなった場合の連携を行う" in same_text
     assert 'name="stop_ban-ban-field"' not in same
+    # The 配信禁止 value is drawn for the 配信停止 row's field, and kept when it is closed.
+    assert '<input type="hidden" name="stop_ban-ban-field_shown" value="stop_state">' in same
+    closed = _dialog(
+        env,
+        "/apply",
+        **step6(
+            MODE_SAME,
+            stop__field="stop_state",
+            stop__field_shown="stop_state",
+            stop__value="配信停止",
+            ban__same="1",
+            ban__field_shown="stop_state",
+            ban__value="配信停止ではない",
+        ),
+    )
+    assert closed.status_code == 200, text_of(closed.get_data(as_text=True))
+    assert '<input type="hidden" name="stop_ban-ban-value" value="配信停止ではない">' in (
+        closed.get_data(as_text=True)
+    )
 
 
 def test_value_inputs_follow_the_chosen_fields_type(env):

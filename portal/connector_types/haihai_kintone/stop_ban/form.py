@@ -326,7 +326,8 @@ def rule_rows(
     stop_prop, ban_prop = prop_of(stop), prop_of(ban)
     if mode == MODE_SAME:
         rows.append(_row("stop", RULE_STOP, stop, stop_prop))
-        rows.append(_row("ban", RULE_BAN, ban, stop_prop, same_field=True))
+        # 「※同じ項目へ連携」: the 配信禁止 value belongs to the 配信停止 row's field.
+        rows.append(_row("ban", RULE_BAN, ban, stop_prop, same_field=stop.field))
         rows.append(_cleared_row("stop", CLEARED_SAME, stop, stop_prop))
         return rows
     if uses_stop(mode):
@@ -339,14 +340,18 @@ def rule_rows(
 
 
 def _row(
-    rule: str, title: str, posted: RuleInput, prop: Mapping[str, Any] | None, same_field=False
+    rule: str,
+    title: str,
+    posted: RuleInput,
+    prop: Mapping[str, Any] | None,
+    same_field: str | None = None,
 ) -> dict[str, Any]:
     return {
         "kind": "rule",
         "rule": rule,
         "title": title,
-        "same_field": same_field,
-        "field": posted.field,
+        "same_field": same_field is not None,
+        "field": posted.field if same_field is None else same_field,
         "field_label": str(prop.get("label") or posted.field) if prop else "",
         "values": posted.values,
         "input": value_inputs(prop, posted.values),
