@@ -8,7 +8,10 @@ which kintone text fields often carry, is ignored.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
+
+_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts
 
 
 def email_key(address: object) -> str | None:
@@ -17,7 +20,7 @@ def email_key(address: object) -> str | None:
         return None
     text = address.strip()
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or any(ch.isspace() for ch in text):
+    if not at or not local or not domain or _SPACE.search(text):
         return None
     return f"{local}@{domain.lower()}"
 

@@ -564,3 +564,21 @@ def test_handler_refuses_settings_that_are_off_or_incomplete(world, portal_app):
     with pytest.raises(RunFailed, match="kintone APIトークンが正しくありません"):
         run_stop_ban(context(wrong))
     assert DAILY_LIMIT_MESSAGE.startswith("1日に実行可能な連携回数は最大10回までとなります。")
+
+
+@pytest.mark.parametrize("early", [2, 50_000])
+def test_records_read_while_the_lists_load_are_decided_once_they_arrive(world, monkeypatch, early):
+    """kintone is read while 配配メール is slow; a full waiting buffer makes the read wait."""
+    from portal.connector_types.haihai_kintone.stop_ban import sync
+
+    monkeypatch.setattr(sync, "EARLY_RECORDS", early)
+    emails = [f"user{n:04d}@example.jp" for n in range(1200)]
+    world.customers(stopped=emails[:400], banned=emails[300:600])
+    world.add_records([{"mail": {"value": e}} for e in emails])
+    world.post(world.haihai, "config", {"latency_ms": 800})
+    result = run(world, SEPARATE)
+    assert (result.tally.written, result.stopped, result.banned) == (1200, 400, 300)
+    values = world.by_mail("stop", "ban")
+    assert values["user0350@example.jp"] == ("配信停止", "配信禁止")
+    assert values["user0500@example.jp"] == ("配信停止ではない", "配信禁止")
+    assert values["user0999@example.jp"] == ("配信停止ではない", "配信禁止ではない")

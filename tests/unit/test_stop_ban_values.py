@@ -376,4 +376,4 @@ def test_records_without_address_or_value_are_skipped_and_equal_values_not_writt
     assert planner.decide(upper).status == CHANGE
     other = {**records[0], "mail": {"value": "AAA@example.com"}, "stop": {"value": None}}
     assert planner.decide(other).status == UNTARGETED
-    assert planner.read_fields == ["mail", "stop", "$revision"]
+    assert planner.read_fields == ["mail", "stop", "$id", "$revision"]

@@ -19,15 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from portal.connector_types.haihai_kintone.stop_ban.config import (
     stop_ban_setting,
     uses_ban,
     uses_stop,
 )
-from portal.connector_types.haihai_kintone.stop_ban.lists import load_lists
+from portal.connector_types.haihai_kintone.stop_ban.lists import DeliveryLists, load_lists
 from portal.connector_types.haihai_kintone.stop_ban.messages import (
     MSG_NO_EMAIL,
     MSG_OFF,
@@ -43,6 +45,7 @@ from portal.connector_types.haihai_kintone.stop_ban.values import (
     UNCHANGED,
     UNTARGETED,
     Decision,
+    FieldPlan,
     PlanError,
     RecordPlanner,
     field_plans,
@@ -69,6 +72,7 @@ log = logging.getLogger(__name__)
 
 KINTONE_DAILY_CALLS = 10_000  # per app (kintone's documented daily request limit)
 PROGRESS_EVERY = 500  # records between progress reports
+EARLY_RECORDS = 50_000  # records kept while the lists are still loading (~150 bytes each)
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Tally:
 
     total_records: int = 0  # kintone's totalCount when the read started
     read: int = 0
+    decided: int = 0
     targets: int = 0
     written: int = 0
     unchanged: int = 0
@@ -93,11 +98,12 @@ class Tally:
         return self.written + self.unchanged
 
     def estimate_total(self) -> int:
-        """Targets found so far plus the records not read yet (shrinks to the final total)."""
-        return self.targets + max(0, self.total_records - self.read)
+        """Targets found so far plus the records not decided yet (shrinks to the final total)."""
+        return self.targets + max(0, self.total_records - self.decided)
 
     def count(self, decision: Decision) -> None:
         """A record decided while reading."""
+        self.decided += 1
         if decision.status == NO_EMAIL:
             self.no_email += 1
         elif decision.status == UNTARGETED:
@@ -180,14 +186,14 @@ def sync_stop_ban(
         plans = field_plans(setting, properties, moment, config.timezone)
         states = [DeliveryState.STOP] if uses_stop(setting.mode) else []
         states += [DeliveryState.BAN] if uses_ban(setting.mode) else []
-        lists = load_lists(open_haihai, states)
+        # The lists load while kintone is already being read; nothing is written before both
+        # lists are complete (a 配配メール failure leaves kintone untouched).
+        with ThreadPoolExecutor(1, thread_name_prefix="stop-ban-lists") as pool:
+            pending_lists = pool.submit(load_lists, open_haihai, states)
+            lists = _apply(kintone, app, email_code, plans, pending_lists, tally, progress)
         haihai_calls = lists.calls
         stopped = len(lists.stopped) if uses_stop(setting.mode) else None
         banned = len(lists.banned) if uses_ban(setting.mode) else None
-        planner = RecordPlanner(
-            email_code, plans, lists.stopped.__contains__, lists.banned.__contains__
-        )
-        _apply(kintone, app, planner, tally, progress)
     except PlanError as error:
         raise RunFailed(error.message, code="settings") from error
     except ChunkWriteFailed as failure:
@@ -223,14 +229,32 @@ def sync_stop_ban(
     )
 
 
+def _compact(record: Mapping[str, Any], fields: Sequence[str]) -> tuple:
+    """A record read before the lists arrived, kept small until it can be decided."""
+    return tuple((record.get(code) or {}).get("value") for code in fields)
+
+
+def _expand(values: tuple, fields: Sequence[str]) -> dict[str, Any]:
+    return {code: {"value": value} for code, value in zip(fields, values, strict=True)}
+
+
 def _apply(
     kintone: KintoneClient,
     app: int,
-    planner: RecordPlanner,
+    email_code: str,
+    plans: Sequence[FieldPlan],
+    pending_lists: Future,
     tally: Tally,
     progress: Callable[[int, int], None] | None,
-) -> None:
-    """Stream the records, decide each one, write what differs (chunks settle meanwhile)."""
+) -> DeliveryLists:
+    """Stream the records, decide each one, write what differs (chunks settle meanwhile).
+
+    Records read before the lists are complete are kept (at most EARLY_RECORDS, compactly)
+    and decided as soon as the lists arrive. Returns the lists.
+    """
+    fields = RecordPlanner.fields_for(email_code, plans)
+    early: list[tuple] = []
+    state: dict[str, Any] = {"planner": None, "writer": None, "lists": None}
 
     def report() -> None:
         if progress is not None:
@@ -240,27 +264,52 @@ def _apply(
         tally.settle(result)
         report()
 
-    writer = RevisionWriter(kintone, app, planner.decide, planner.read_fields, settled)
-    records = kintone.iter_records(app, "", fields=planner.read_fields)
+    def start() -> None:
+        lists = pending_lists.result()  # waits; raises the lists' failure
+        planner = RecordPlanner(
+            email_code, plans, lists.stopped.__contains__, lists.banned.__contains__
+        )
+        state.update(
+            lists=lists,
+            planner=planner,
+            writer=RevisionWriter(kintone, app, planner.decide, fields, settled),
+        )
+        for values in early:
+            handle(_expand(values, fields))
+        early.clear()
+
+    def handle(record: Mapping[str, Any]) -> None:
+        decision = state["planner"].decide(record)
+        tally.count(decision)
+        if decision.status == CHANGE and decision.write is not None:
+            state["writer"].add(decision.write)
+
+    records = kintone.iter_records(app, "", fields=fields)
     try:
         tally.total_records = records.total_count or 0
         report()
         for record in records:
             tally.read += 1
-            decision = planner.decide(record)
-            tally.count(decision)
-            if decision.status == CHANGE and decision.write is not None:
-                writer.add(decision.write)
+            if state["planner"] is None:
+                if not pending_lists.done() and len(early) < EARLY_RECORDS:
+                    early.append(_compact(record, fields))
+                    continue
+                start()
+            handle(record)
             if tally.read % PROGRESS_EVERY == 0:
                 report()
+        if state["planner"] is None:
+            start()
     except BaseException:
         records.close()
-        writer.abandon()
+        if state["writer"] is not None:
+            state["writer"].abandon()
         raise
     records.close()
-    writer.close()
+    state["writer"].close()
     tally.total_records = tally.read
     report()
+    return state["lists"]
 
 
 # --- the run handler -----------------------------------------------------------------------

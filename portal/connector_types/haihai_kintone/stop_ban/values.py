@@ -492,7 +492,13 @@ class RecordPlanner:
     @property
     def read_fields(self) -> list[str]:
         """The kintone fields a record must be read with."""
-        return list(dict.fromkeys([self.email_code, *(p.code for p in self.plans), "$revision"]))
+        return self.fields_for(self.email_code, self.plans)
+
+    @staticmethod
+    def fields_for(email_code: str, plans: Sequence[FieldPlan]) -> list[str]:
+        """The kintone fields a record must be read with for `plans`."""
+        codes = [email_code, *(p.code for p in plans), "$id", "$revision"]
+        return list(dict.fromkeys(codes))
 
     def decide(self, record: Mapping[str, Any]) -> Decision:
         """NO_EMAIL, UNTARGETED, UNCHANGED, or CHANGE with the fields that differ."""
