@@ -109,7 +109,9 @@ def write_failure(
     """A chunk kintone refused: the field and records concerned, and what stays written."""
     error = failure.error
     ids = _ids(failure.record_ids)
-    if isinstance(error, KintoneValidationError):
+    if isinstance(error, BudgetExceeded):
+        head = _kintone_head(error, app_id)
+    elif isinstance(error, KintoneValidationError):
         code = error.field_code
         label = str((properties.get(code) or {}).get("label") or code) if code else None
         where = f"kintone項目「{label}」" if label else "kintoneのレコード"

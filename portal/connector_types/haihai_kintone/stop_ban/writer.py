@@ -26,6 +26,7 @@ from portal.integrations.kintone import (
     KintoneNotFoundError,
     KintoneServerError,
 )
+from portal.integrations.ledger import BudgetExceeded
 
 WRITE_CHUNK = 2000  # records per bulkRequest (20 requests × 100 records)
 READ_PAGE = 500
@@ -46,9 +47,10 @@ class ChunkResult:
 
 
 class ChunkWriteFailed(Exception):
-    """A chunk could not be written; `error` is kintone's answer, `record_ids` the chunk's ids."""
+    """A chunk could not be written; `error` is kintone's answer (or the daily budget's refusal),
+    `record_ids` the chunk's ids."""
 
-    def __init__(self, error: KintoneError, record_ids: Sequence[int]):
+    def __init__(self, error: KintoneError | BudgetExceeded, record_ids: Sequence[int]):
         super().__init__(str(error))
         self.error = error
         self.record_ids = list(record_ids)
@@ -146,7 +148,7 @@ class RevisionWriter:
                 chunk = self._in_flight.pop(future)
                 try:
                     self.on_result(future.result())
-                except KintoneError as error:
+                except (KintoneError, BudgetExceeded) as error:
                     if self._failure is None:
                         self._failure = ChunkWriteFailed(error, [w.record_id for w in chunk])
             if not all_of_them:
