@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -175,6 +176,17 @@ def _configure_portal(env: dict, haihai: str, app_id: str) -> str:
     return connector_id
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
     """create_run + a burst worker; the run row's figures."""
     from portal import create_app
@@ -186,6 +198,7 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
     with application.app_context(), session_scope() as session:
         run_id = create_run(session, connector_id, "stop_ban").id
     started = time.monotonic()
+    cpu_before = _children_cpu_seconds()
     with open(logs / f"worker-{n}.log", "wb") as log:
         worker = subprocess.run(
             [
@@ -204,6 +217,7 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
             check=False,
         )
     wall = time.monotonic() - started
+    worker_cpu = _children_cpu_seconds() - cpu_before
     with application.app_context(), session_scope() as session:
         run = session.get(Run, run_id)
         figures = {
@@ -214,6 +228,7 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
             "detail": run.message_detail,
             "sync_seconds": round((run.finished_at - run.started_at).total_seconds(), 2),
             "worker_wall_seconds": round(wall, 2),
+            "worker_cpu_seconds": round(worker_cpu, 2),
             "worker_exit": worker.returncode,
         }
     from jobs.queues import close_redis
@@ -245,11 +260,17 @@ def _changed(detail: str | None) -> int | None:
     return int(match.group(1).replace(",", "")) if match else None
 
 
-def _run_twice(http, kintone, haihai, env, connector_id, logs) -> list[dict]:
+def _run_twice(http, kintone, haihai, env, connector_id, logs, sandboxes) -> list[dict]:
     results = []
     for n in (1, 2):
         k_before, h_before = _kintone_calls(http, kintone), _haihai_calls(http, haihai)
+        sandbox_cpu = [_cpu_seconds(p.pid) for p in sandboxes]
         figures = _press_run(env, connector_id, logs, n)
+        figures["kintone_sandbox_cpu_seconds"], figures["haihai_sandbox_cpu_seconds"] = (
+            round(_cpu_seconds(p.pid) - before, 2)
+            for p, before in zip(sandboxes, sandbox_cpu, strict=True)
+        )
+        figures["load_average"] = round(os.getloadavg()[0], 1)
         calls = _diff(_kintone_calls(http, kintone), k_before)
         figures["kintone_calls"] = sum(calls.values())
         figures["kintone_reads"] = calls.get(READS, 0)
@@ -302,7 +323,7 @@ def main() -> None:
             "config",
             {"latency_ms": args.haihai_latency_ms, "daily_limit": 1_000_000},
         )
-        first, second = _run_twice(http, kintone, haihai, env, connector_id, logs)
+        first, second = _run_twice(http, kintone, haihai, env, connector_id, logs, sandboxes)
         n = args.records
         call_budget = math.ceil(n / 500) + math.ceil(n / 2000) + 3
         peak = peak_rss_mb(children=True)
@@ -341,6 +362,14 @@ def main() -> None:
                     "second_run_haihai": second["haihai_calls"],
                 },
                 "peak_rss_mb": peak,
+                "cpu_seconds": {
+                    "worker": first["worker_cpu_seconds"],
+                    "kintone_sandbox": first["kintone_sandbox_cpu_seconds"],
+                    "haihai_sandbox": first["haihai_sandbox_cpu_seconds"],
+                    "second_run_worker": second["worker_cpu_seconds"],
+                    "second_run_kintone_sandbox": second["kintone_sandbox_cpu_seconds"],
+                },
+                "load_average": [first["load_average"], second["load_average"]],
                 "targets_met": ok,
                 "ok": all(ok.values()),
             }
