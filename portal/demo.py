@@ -87,7 +87,10 @@ def _ensure_demo_connector(kintone_template: str, haihai_url: str, seeds: dict) 
     from sqlmodel import select
 
     from portal.db import session_scope
-    from portal.demo_fixtures import configure_demo_connector
+    from portal.demo_fixtures import (
+        configure_demo_connector,
+        configure_same_field_demo_connector,
+    )
     from portal.models import Account, Connector
 
     with session_scope() as session:
@@ -99,6 +102,9 @@ def _ensure_demo_connector(kintone_template: str, haihai_url: str, seeds: dict) 
         ).first()
         if has_connector is None:
             configure_demo_connector(session, account.id, kintone_template, haihai_url, seeds)
+            configure_same_field_demo_connector(
+                session, account.id, kintone_template, haihai_url, seeds
+            )
 
 
 @demo_cli.command("run")

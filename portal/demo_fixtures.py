@@ -17,6 +17,8 @@ from typing import Any
 import requests
 from sqlmodel import Session
 
+from portal.connector_types.haihai_kintone.stop_ban import demo as stop_ban_demo
+from portal.connector_types.registry import get_connector_type
 from portal.models import Connector
 from portal.models.settings import HAIHAI_METHOD_SYNCED
 
@@ -30,9 +32,14 @@ DEMO_KINTONE_TOKEN = "DemoCustomerAppToken00000000000000000001"
 DEMO_HAIHAI_ACCOUNT = "m10001"
 DEMO_HAIHAI_LOGIN = "demo-admin"
 DEMO_HAIHAI_TOKEN = "demo0haihai0api0token0000000000001"
-DEMO_RECORD_COUNT = 300
-DEMO_CUSTOMER_COUNT = 120
+SAMPLE_PEOPLE_COUNT = 300
+SAMPLE_CUSTOMER_COUNT = 120
+# kintone records and 配配メール customers: the sample people plus aaa–ddd of 付録2.1.
+DEMO_RECORD_COUNT = SAMPLE_PEOPLE_COUNT + len(stop_ban_demo.EXAMPLE_EMAILS)
+DEMO_CUSTOMER_COUNT = SAMPLE_CUSTOMER_COUNT + len(stop_ban_demo.EXAMPLE_EMAILS)
 DEMO_CONNECTOR_NAME = "デモ: 顧客リスト ⇄ 配配メール"
+# A second demo connector on the same app: the other example of 付録2.1 (両方、同じ項目).
+DEMO_SAME_FIELD_CONNECTOR_NAME = "デモ: 配信停止/禁止を同じ項目に連携"
 
 INDUSTRIES = ("製造業", "情報通信業", "小売業", "卸売業", "建設業", "金融業", "医療福祉", "教育")
 REGIONS = ("北海道", "東北", "関東", "中部", "近畿", "中国", "四国", "九州沖縄")
@@ -176,6 +183,7 @@ def customer_app_fields() -> dict[str, dict[str, Any]]:
             "label": "配信状態",
             "options": choice_field_options(("配信可能", "配信停止", "配信禁止")),
         },
+        **stop_ban_demo.example_fields(),
     }
 
 
@@ -401,7 +409,7 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
     """
     kintone_url = kintone_url.rstrip("/")
     haihai_url = haihai_url.rstrip("/")
-    people = sample_people(DEMO_RECORD_COUNT)
+    people = sample_people(SAMPLE_PEOPLE_COUNT)
     for code, name in OWNERS:
         _post(
             f"{kintone_url}/_sandbox/users",
@@ -413,9 +421,10 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
         fields=customer_app_fields(),
         app_id=DEMO_APP_ID,
         token=DEMO_KINTONE_TOKEN,
-        records=[_kintone_record(p) for p in people],
+        records=[_kintone_record(p) for p in people] + stop_ban_demo.example_records(),
     )
-    customers = [_haihai_customer(p, i) for i, p in enumerate(people[:DEMO_CUSTOMER_COUNT])]
+    customers = [_haihai_customer(p, i) for i, p in enumerate(people[:SAMPLE_CUSTOMER_COUNT])]
+    customers += stop_ban_demo.example_customers()
     base_url = create_haihai_account(
         haihai_url,
         account_key=DEMO_HAIHAI_ACCOUNT,
@@ -458,7 +467,7 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
             "login_id": DEMO_HAIHAI_LOGIN,
             "api_token": DEMO_HAIHAI_TOKEN,
         },
-        "records": len(people),
+        "records": len(people) + len(stop_ban_demo.EXAMPLE_EMAILS),
         "customers": len(customers),
         "event_apps": event_apps,
     }
@@ -468,7 +477,7 @@ def _events(people: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A few days of opens and clicks of two newsletters by the first customers."""
     rng = random.Random(7)
     events = []
-    for index, person in enumerate(people[:DEMO_CUSTOMER_COUNT:2]):
+    for index, person in enumerate(people[:SAMPLE_CUSTOMER_COUNT:2]):
         day = 1 + index % 5
         events.append(
             {
@@ -506,18 +515,62 @@ def configure_demo_connector(
 
     `haihai_url` is the sandbox's root URL (the account path comes from `seeds`). When a
     sandbox cannot be reached the connector keeps its connection settings unsynced, so the
-    user can press the sync buttons later. Commits.
+    user can press the sync buttons later. On the demo app it also gets 顧客情報連携設定 1–6,
+    Step6 as the first example of 付録2.1 (両方、別々の項目) and Step7. Commits.
     """
+    connector, ctx = _synced_connector(
+        session, account_id, kintone_base_template, haihai_url, seeds, DEMO_CONNECTOR_NAME
+    )
+    if ctx is not None:
+        # Each process folder adds its demo settings (ConnectorType.demo_hooks).
+        for configure in get_connector_type(connector.kind).demo_hooks:
+            configure(ctx)
+    session.commit()
+    return connector
+
+
+def configure_same_field_demo_connector(
+    session: Session,
+    account_id: int,
+    kintone_base_template: str,
+    haihai_url: str,
+    seeds: Mapping[str, Any],
+) -> Connector:
+    """A second demo connector on the same app and account, Steps 1–4 as the first one and
+    Step6 as the second example of 付録2.1 (両方、同じ項目に連携する). Commits."""
+    connector, ctx = _synced_connector(
+        session,
+        account_id,
+        kintone_base_template,
+        haihai_url,
+        seeds,
+        DEMO_SAME_FIELD_CONNECTOR_NAME,
+    )
+    if ctx is not None and stop_ban_demo.fits(ctx.kintone_fields):
+        session.add(stop_ban_demo.same_field_row(connector.id))
+    session.commit()
+    return connector
+
+
+def _synced_connector(
+    session: Session,
+    account_id: int,
+    kintone_base_template: str,
+    haihai_url: str,
+    seeds: Mapping[str, Any],
+    name: str,
+):
+    """A connector with Steps 1–3 filled in, both sides synced and Step4 mapped by label
+    → (connector, its settings context), the context None when a sync failed. Commits."""
     from werkzeug.datastructures import MultiDict
 
-    from portal.connector_types.registry import get_connector_type
     from portal.settings import service, syncing
     from portal.settings.mapping import add_row
     from portal.settings.steps import replace_mapping_rows
 
     kintone, haihai = seeds["kintone"], seeds["haihai"]
     account_url = f"{haihai_url.rstrip('/')}/{haihai['account_key']}/"
-    connector = Connector(account_id=account_id, name=DEMO_CONNECTOR_NAME)
+    connector = Connector(account_id=account_id, name=name)
     session.add(connector)
     session.flush()
     config = {"KINTONE_BASE_URL_TEMPLATE": kintone_base_template, "HAIHAI_ALLOW_LOCAL_URLS": True}
@@ -548,7 +601,7 @@ def configure_demo_connector(
         syncing.sync_kintone(ctx, form)
     except (syncing.SyncFailed, syncing.SyncInputInvalid) as error:
         log.warning("demo_connector_not_synced connector_id=%s error=%s", connector.id, error)
-        return connector
+        return connector, None
 
     # The email row first, then every field whose label names a 配配メール item.
     rows = add_row(
@@ -565,8 +618,5 @@ def configure_demo_connector(
                 snapshot=ctx.haihai_snapshot,
             )
     replace_mapping_rows(ctx, rows)
-    # Each process folder adds its demo settings (ConnectorType.demo_hooks).
-    for configure in get_connector_type(connector.kind).demo_hooks:
-        configure(ctx)
     session.commit()
-    return connector
+    return connector, ctx

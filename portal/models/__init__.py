@@ -11,5 +11,6 @@ from portal.models.event_imports import (  # noqa: F401
 )
 from portal.models.runs import Run, RunPart, Schedule  # noqa: F401
 from portal.models.settings import ConnectorSettings, FieldMappingRow, ViewUrlSettingsRow  # noqa: F401
+from portal.models.stop_ban import StopBanSettingsRow  # noqa: F401
 
 __all__ = ["Account", "Connector", "new_ulid", "utcnow"]

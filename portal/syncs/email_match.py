@@ -7,7 +7,11 @@ which kintone text fields often carry, is ignored.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable
+
+_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts
 
 
 def email_key(address: object) -> str | None:
@@ -16,9 +20,17 @@ def email_key(address: object) -> str | None:
         return None
     text = address.strip()
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or any(ch.isspace() for ch in text):
+    if not at or not local or not domain or _SPACE.search(text):
         return None
     return f"{local}@{domain.lower()}"
+
+
+def email_hash(address: object) -> int | None:
+    """A 64-bit hash of the comparison key (None when not an address); collisions ~1e-8 at 1e7."""
+    key = email_key(address)
+    if key is None:
+        return None
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
 
 
 def emails_match(a: object, b: object) -> bool:

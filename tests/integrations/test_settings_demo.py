@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 import requests
 
+from portal.connector_types.haihai_kintone.stop_ban.demo import EXAMPLE_EMAILS, example_customers
+from portal.connector_types.haihai_kintone.stop_ban.sync import haihai_opener, sync_stop_ban
 from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.demo_fixtures import (
     DEMO_CUSTOMER_COUNT,
     DEMO_RECORD_COUNT,
     configure_demo_connector,
+    configure_same_field_demo_connector,
     customer_app_fields,
     seed_sandboxes,
 )
@@ -44,7 +47,9 @@ def test_demo_app_has_a_field_of_every_mappable_type_and_realistic_records(sandb
     assert len(records) == DEMO_RECORD_COUNT == seeds["records"]
     emails = [r["email"]["value"] for r in records]
     assert len(set(emails)) == len(emails)
-    assert all(e.endswith((".example.co.jp", ".example.jp", ".example.com")) for e in emails)
+    samples = [e for e in emails if e not in EXAMPLE_EMAILS]
+    assert len(samples) == len(emails) - 4
+    assert all(e.endswith((".example.co.jp", ".example.jp", ".example.com")) for e in samples)
     first = records[0]
     assert first["company"]["value"].startswith("株式会社")
     assert " " in first["name"]["value"]
@@ -181,3 +186,55 @@ def test_every_demo_customer_sync_setting_runs_against_the_sandboxes(app, sandbo
         if any((m["type"], m["id"]) == ("step", "1") for m in c.get("memberships", []))
     ]
     assert len(in_plan_1) >= outcomes[3].processed
+
+
+def test_demo_step6_settings_reproduce_both_examples_of_the_manual(app, sandboxes):
+    """付録2.1: the demo connector writes example 1, the second demo connector example 2."""
+    import datetime as dt
+
+    from portal.auth.testing import create_account
+
+    kintone_url, haihai_url, seeds = sandboxes
+    # The customer-sync test of this module may have stopped ddd (「存在しない顧客を配信停止」).
+    requests.post(
+        f"{haihai_url}/_sandbox/customers",
+        json={"account": seeds["haihai"]["account_key"], "customers": example_customers()},
+        timeout=10,
+    ).raise_for_status()
+    template = kintone_url + "/{subdomain}"
+    account = create_account(app, "DEMO03")
+    with app.app_context(), session_scope() as session:
+        first = configure_demo_connector(session, account.id, template, haihai_url, seeds).id
+        second = configure_same_field_demo_connector(
+            session, account.id, template, haihai_url, seeds
+        ).id
+    results = {}
+    for connector_id in (first, second):
+        with app.app_context(), session_scope() as session:
+            config = load_connector_config(session, connector_id, kintone_base_template=template)
+        assert config.section("step6").timing == "manual"
+        with KintoneClient(config.kintone.base_url, api_tokens=[config.kintone.api_token]) as k:
+            results[connector_id] = sync_stop_ban(
+                config,
+                kintone=k,
+                open_haihai=haihai_opener(config, allow_local=True),
+                moment=dt.datetime.now(dt.UTC),
+            )
+    dump = requests.get(
+        f"{kintone_url}/_sandbox/records",
+        params={"subdomain": seeds["kintone"]["subdomain"], "app": seeds["kintone"]["app_id"]},
+        timeout=10,
+    ).json()["records"]
+    by_mail = {r["email"]["value"]: r for r in dump}
+    table = {
+        e: tuple(by_mail[e][c]["value"] for c in ("stop_flag", "ban_flag", "stop_ban_flag"))
+        for e in EXAMPLE_EMAILS
+    }
+    assert table == {
+        "aaa@example.com": ("配信停止", "配信禁止", "配信禁止"),
+        "bbb@example.com": ("配信停止", "配信禁止ではない", "配信停止"),
+        "ccc@example.com": ("配信停止ではない", "配信禁止", "配信禁止"),
+        "ddd@example.com": ("配信停止ではない", "配信禁止ではない", "配信停止、配信禁止ではない"),
+    }
+    # Every record of the demo app has an address, and both settings reset the others.
+    assert results[first].tally.targets == results[second].tally.targets == DEMO_RECORD_COUNT

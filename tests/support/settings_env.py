@@ -169,8 +169,10 @@ def make_env(
     connector_id: str = "HC1001",
     permissions: tuple[str, ...] = ("view", "add", "edit"),
     name: str = "顧客リスト連携",
+    fields: dict[str, dict[str, Any]] | None = None,
 ) -> SettingsEnv:
-    """Account + connector signed in on `client`, a kintone app and a 配配メール account."""
+    """Account + connector signed in on `client`, a kintone app (`fields`, by default
+    customer_fields()) and a 配配メール account."""
     account = create_account(app, connector_id)
     with app.app_context(), session_scope() as session:
         connector = Connector(account_id=account.id, name=name)
@@ -181,7 +183,7 @@ def make_env(
     app_id, _token = create_kintone_app(
         kintone_url,
         subdomain=SUBDOMAIN,
-        fields=customer_fields(),
+        fields=customer_fields() if fields is None else fields,
         token=KINTONE_TOKEN,
         permissions=permissions,
     )

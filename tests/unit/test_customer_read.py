@@ -48,8 +48,8 @@ class PagedApp:
         return records, (total if total_count else None)
 
 
-def read_all(app: PagedApp, condition: str = "") -> tuple[list[int], int | None]:
-    reader = ParallelRecordReader(app, 1, condition, ["mail"])
+def read_all(app: PagedApp, condition: str = "", streams: int = 2) -> tuple[list[int], int | None]:
+    reader = ParallelRecordReader(app, 1, condition, ["mail"], streams=streams)
     total = reader.total_count
     ids = [int(record["$id"]["value"]) for record in reader]
     return ids, total
@@ -72,6 +72,51 @@ def test_dense_ids_stay_within_the_call_budget(count):
     assert sorted(got) == list(range(1, count + 1))
     assert total == count
     assert app.calls <= math.ceil(count / 500) + 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sets(st.integers(min_value=1, max_value=6000), max_size=3200),
+    st.integers(min_value=1, max_value=6),
+)
+def test_any_number_of_streams_reads_every_record_once(ids, streams):
+    app = PagedApp(ids)
+    got, total = read_all(app, streams=streams)
+    assert sorted(got) == sorted(ids)
+    assert total == len(ids)
+    # One call more per stream at most, where gaps in the ids hide a range's end.
+    assert app.calls <= math.ceil(len(ids) / 500) + 1 + streams
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("count", [0, 1, 500, 501, 2000, 4321, 250_001])
+def test_dense_ids_cost_one_call_more_than_the_pages_for_any_number_of_streams(count, streams):
+    app = DenseApp(count)
+    got, total = read_all(app, streams=streams)
+    assert len(got) == count and len(set(got)) == count and total == count
+    assert app.calls <= math.ceil(count / 500) + 1 + (count == 0)
+
+
+class DenseApp(PagedApp):
+    """Ids 1..count without storing them (for large counts)."""
+
+    def __init__(self, count):
+        super().__init__([])
+        self.count = count
+
+    def get_records(self, app, query, fields=None, *, total_count=False):
+        with self.lock:
+            self.calls += 1
+        match = _QUERY.fullmatch(query)
+        low = int(match["after"]) + 1
+        high = min(int(match["upto"]) if match["upto"] else self.count, self.count)
+        limit = int(match["limit"])
+        if match["order"] == "desc":
+            page = range(high, max(low, high - limit + 1) - 1, -1) if high >= low else []
+        else:
+            page = range(low, min(high, low + limit - 1) + 1) if high >= low else []
+        records = [{"$id": {"type": "__ID__", "value": str(i)}} for i in page]
+        return records, (self.count if total_count else None)
 
 
 def test_condition_is_kept_in_every_query():

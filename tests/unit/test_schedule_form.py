@@ -148,8 +148,10 @@ def test_identical_schedules_are_an_error_naming_both_processes():
 
 
 def test_daily_at_the_same_time_as_a_weekly_is_an_error():
-    check = check_schedules_for_save({"customer:2": daily(13, 30), "view_url": weekly(0, 13, 30)})
-    assert check.errors and "「顧客情報連携 2」と「顧客閲覧URL連携」" in check.errors[0]
+    check = check_schedules_for_save({"stop_ban": daily(13, 30), "view_url": weekly(0, 13, 30)})
+    assert (
+        check.errors and "「配信停止 / 禁止顧客一覧連携」と「顧客閲覧URL連携」" in check.errors[0]
+    )
 
 
 def test_schedules_that_coincide_only_in_some_months_ask_for_confirmation():
@@ -160,7 +162,7 @@ def test_schedules_that_coincide_only_in_some_months_ask_for_confirmation():
     assert len(check.confirmations) == 1
     assert "月によっては同じタイミングで実行される可能性があります" in check.confirmations[0]
     month_end = check_schedules_for_save(
-        {"customer:3": monthly(30, 13, 30), "customer:2": monthly(MONTH_END, 13, 30)}
+        {"customer:3": monthly(30, 13, 30), "stop_ban": monthly(MONTH_END, 13, 30)}
     )
     assert month_end.confirmations and not month_end.errors
 

@@ -91,11 +91,17 @@ def test_run_page_lists_processes_and_disables_those_set_to_off(app, signed_in, 
         re.findall(r'data-process-key="([^"]+)".*?(<button[^>]*>実行する</button>)', html, re.S)
     )
     # Only registered processes are listed; the plugin's run is started from kintone.
-    assert set(rows) == {"customer:1", "view_url", "reaction", "bridge"}
+    assert list(rows) == [
+        "customer:1",
+        "stop_ban",
+        "view_url",
+        "reaction",
+        "bridge",
+    ]  # manual order
     assert "disabled" not in rows["view_url"]
-    for off in ("customer:1", "reaction", "bridge"):
+    for off in ("customer:1", "stop_ban", "reaction", "bridge"):
         assert "disabled" in rows[off]
-    for name in ("顧客情報連携 1", "顧客閲覧URL連携"):
+    for name in ("顧客情報連携 1", "配信停止 / 禁止顧客一覧連携", "顧客閲覧URL連携"):
         assert name in html
     assert "kintoneからの実行" not in html
     assert 'id="run-log"' in html  # the 連携ログ of this connector below the buttons

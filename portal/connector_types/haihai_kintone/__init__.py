@@ -7,14 +7,21 @@ inbound endpoint) lives in `plugin/`; it starts the `customer_plugin` process of
 
 from __future__ import annotations
 
-from portal.connector_types.haihai_kintone import bridge, customer, plugin, reaction, view_url
+from portal.connector_types.haihai_kintone import (
+    bridge,
+    customer,
+    plugin,
+    reaction,
+    stop_ban,
+    view_url,
+)
 from portal.connector_types.haihai_kintone.config import load_config
 from portal.connector_types.registry import ConnectorType
 from portal.models.connectors import HAIHAI_KINTONE
 from portal.settings.steps import SHARED_SECTIONS
 
 # Process folders in the order the 実行 page lists them.
-PROCESS_FOLDERS = (customer, view_url, reaction, bridge)
+PROCESS_FOLDERS = (customer, stop_ban, view_url, reaction, bridge)
 
 CONNECTOR_TYPE = ConnectorType(
     kind=HAIHAI_KINTONE,

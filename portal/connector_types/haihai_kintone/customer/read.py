@@ -1,19 +1,21 @@
-"""Reading the kintone records of a 顧客情報連携 with two `$id`-seek streams at once.
+"""Reading kintone records with several `$id`-seek streams at once (two by default).
 
 kintone answers a page in 100–300 ms, so a lone seek over a large app is latency-bound. This
-reader splits the app's `$id` span into two ranges and seeks both concurrently:
+reader splits the app's `$id` span into ranges and seeks them concurrently:
 
 1. In parallel: the first page of range A (`$id > 0 … order by $id asc limit 500`) and a
    probe (`… order by $id desc limit 1`, with `totalCount`) giving the total and the highest id.
-2. The ids after A's first page up to the highest id are halved; A seeks the lower half, B the
-   upper half, each in its own thread, with `$id` bounds in the query (deletions or inserts
-   during the read cannot make a seek skip or repeat a record, unlike offsets).
+2. The ids after A's first page up to the highest id are split into `streams` ranges (sizes in
+   whole pages of ids); each is sought in its own thread, with `$id` bounds in the query
+   (deletions or inserts during the read cannot make a seek skip or repeat a record, unlike
+   offsets).
 3. Pages are handed over through a small bounded queue, so memory holds a few pages whatever
-   the app size; rows come out in A/B interleaved order (配配メール does not care).
+   the app size; rows come out interleaved (配配メール and kintone writes do not care).
 
-Calls: pages ≤ ⌈N/500⌉ + 1 (a range stops at a short page, or after a full page when the other
-range is finished and together they reached the probe's total), plus the probe: ⌈N/500⌉ + 2,
-i.e. one more than a plain seek.
+Calls: a range stops at a short page, at a page ending on its upper bound, or after a full page
+when the other ranges are finished and together they reached the probe's total. Two streams:
+⌈N/500⌉ + 2 at most (one more than a plain seek); with dense ids ⌈N/500⌉ + 1 for any number of
+streams; each further stream may add one call where deleted records leave gaps.
 """
 
 from __future__ import annotations
@@ -65,15 +67,24 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
     """
 
     def __init__(
-        self, client: PagedKintone, app: int, condition: str, fields: Sequence[str] | None
+        self,
+        client: PagedKintone,
+        app: int,
+        condition: str,
+        fields: Sequence[str] | None,
+        *,
+        streams: int = 2,
     ):
+        if streams < 1:
+            raise ValueError("streams must be at least 1")
         self.client = client
         self.app = app
         self.condition = condition
         self.fields = None if fields is None else list(dict.fromkeys([*fields, "$id"]))
+        self.streams = streams
         self.calls = 0
         self._lock = threading.Lock()
-        self._pages: queue.Queue = queue.Queue(maxsize=4)
+        self._pages: queue.Queue = queue.Queue(maxsize=max(4, streams + 2))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._buffer: list[dict[str, Any]] = []
@@ -180,9 +191,7 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         highest = _record_id(newest[0])
         if highest <= after:
             return
-        middle = after + (highest - after) // 2
-        ranges = [(after, middle)] if middle > after else []
-        ranges.append((max(middle, after), highest))
+        ranges = split_ranges(after, highest, self.streams)
         self._streams_left = self._streams_running = len(ranges)
         for index, (low, high) in enumerate(ranges):
             thread = threading.Thread(
@@ -204,7 +213,8 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
                 if records:
                     after = _record_id(records[-1])
                     self._put(records)
-                if len(records) < PAGE_SIZE or everything:
+                # A page ending on the upper bound leaves nothing else in the range.
+                if len(records) < PAGE_SIZE or everything or after >= upto:
                     break
         except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
             self._finished()
@@ -224,6 +234,16 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
                 return
             except queue.Full:
                 continue
+
+
+def split_ranges(after: int, highest: int, streams: int) -> list[tuple[int, int]]:
+    """(after, highest] cut into at most `streams` ranges (low, high] of whole pages of ids."""
+    span = highest - after
+    if span <= 0:
+        return []
+    step = max(PAGE_SIZE, -(-span // (streams * PAGE_SIZE)) * PAGE_SIZE)
+    bounds = list(range(after, highest, step)) + [highest]
+    return list(zip(bounds, bounds[1:], strict=False))
 
 
 def read_records(
