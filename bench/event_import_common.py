@@ -146,7 +146,7 @@ class Bench:
                     "haihai_sandbox": round(haihai_cpu, 2),
                 },
             }
-        from jobs.queues import close_redis
+        from portal.queueing import close_redis
 
         close_redis(application)
         application.extensions["db_engine"].dispose()
@@ -178,7 +178,7 @@ class Bench:
             process.terminate()
             process.wait(timeout=10)
         if not os.environ.get("REDIS_URL"):
-            from jobs.embedded_redis import stop_embedded_redis
+            from portal.embedded_redis import stop_embedded_redis
 
             stop_embedded_redis(str(self.work / "instance"))
 

@@ -231,7 +231,7 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
             "worker_cpu_seconds": round(worker_cpu, 2),
             "worker_exit": worker.returncode,
         }
-    from jobs.queues import close_redis
+    from portal.queueing import close_redis
 
     close_redis(application)
     application.extensions["db_engine"].dispose()
@@ -380,7 +380,7 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=10)
         if not os.environ.get("REDIS_URL"):
-            from jobs.embedded_redis import stop_embedded_redis
+            from portal.embedded_redis import stop_embedded_redis
 
             # The portal started an embedded Redis in the bench's instance folder; end it too.
             stop_embedded_redis(str(work / "instance"))

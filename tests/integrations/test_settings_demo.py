@@ -192,7 +192,7 @@ def test_demo_step6_settings_reproduce_both_examples_of_the_manual(app, sandboxe
     """付録2.1: the demo connector writes example 1, the second demo connector example 2."""
     import datetime as dt
 
-    from portal.auth.testing import create_account
+    from tests.support.accounts import create_account
 
     kintone_url, haihai_url, seeds = sandboxes
     # The customer-sync test of this module may have stopped ddd (「存在しない顧客を配信停止」).

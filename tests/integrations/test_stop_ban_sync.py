@@ -6,8 +6,6 @@ import datetime as dt
 
 import pytest
 import requests
-from jobs.queues import get_redis
-from portal.runs.context import RunContext, RunFailed
 
 from portal.connector_types.haihai_kintone.stop_ban.config import (
     MODE_BAN,
@@ -26,8 +24,10 @@ from portal.connector_types.haihai_kintone.stop_ban.sync import (
 from portal.connector_types.registry import get_process
 from portal.demo_fixtures import choice_field_options
 from portal.integrations.kintone import KintoneClient
+from portal.queueing import get_redis
 from portal.runs.messages import DAILY_LIMIT_MESSAGE
 from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
+from portal.syncs.context import RunContext, RunFailed
 from tests.conftest import TEST_FERNET_KEY
 
 SUB = "example"
@@ -496,9 +496,8 @@ def test_haihai_daily_limit_stops_before_kintone_is_touched(world):
 @pytest.fixture
 def portal_app(tmp_path, redis_url):
     """An app context for the run handler (config, Redis for the daily budgets)."""
-    from jobs.queues import close_redis
-
     from portal import create_app
+    from portal.queueing import close_redis
 
     app = create_app(
         {

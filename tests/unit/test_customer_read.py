@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.connector_types.haihai_kintone.customer.read import ParallelRecordReader, read_records
 from portal.integrations.kintone import KintoneValidationError
+from portal.syncs.record_read import ParallelRecordReader, read_records
 
 _QUERY = re.compile(
     r"\$id > (?P<after>\d+)(?: and \$id <= (?P<upto>\d+))?(?: and \((?P<cond>.*)\))?"

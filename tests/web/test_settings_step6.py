@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.web.test_settings_support import customer_fields, field_error, make_env, text_of
 
 from portal.connector_types.haihai_kintone.stop_ban.config import (
     MODE_SAME,
@@ -23,13 +22,14 @@ from portal.connector_types.haihai_kintone.stop_ban.form import (
     MSG_UNSELECTED_MIXED,
     UNSELECTED,
 )
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.demo_fixtures import choice_field_options
 from portal.models.stop_ban import StopBanSettingsRow
 from portal.runs.service import schedules_of
 from portal.settings import messages as msg
-from portal.settings.service import load_connector_config
 from portal.syncs.config import ScheduleSpec
+from tests.support.settings_env import customer_fields, field_error, make_env, text_of
 
 DAILY_NOTE = (
     "1日に実行可能な連携回数は最大10回までとなります。"

@@ -50,7 +50,6 @@ from portal.connector_types.haihai_kintone.customer.conditions import (
     build_query,
 )
 from portal.connector_types.haihai_kintone.customer.config import CustomerSyncSetting
-from portal.connector_types.haihai_kintone.customer.read import read_records
 from portal.connector_types.haihai_kintone.customer.values import (
     RowConverter,
     UnsupportedFieldTypeError,
@@ -89,6 +88,7 @@ from portal.messages.kintone import (
     kintone_message,
 )
 from portal.syncs.config import ConnectorConfig, FieldMapping
+from portal.syncs.record_read import read_records
 
 if TYPE_CHECKING:
     from portal.syncs.context import PartJournal

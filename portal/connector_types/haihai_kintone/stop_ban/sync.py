@@ -24,7 +24,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.connector_types.haihai_kintone.customer.read import ParallelRecordReader
 from portal.connector_types.haihai_kintone.stop_ban.config import (
     stop_ban_setting,
     uses_ban,
@@ -59,7 +58,6 @@ from portal.connector_types.haihai_kintone.stop_ban.writer import (
 from portal.integrations.haihai import DeliveryState, HaihaiClient, HaihaiError
 from portal.integrations.kintone import KintoneClient, KintoneError
 from portal.integrations.ledger import BudgetExceeded, DailyLedger
-from portal.runs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.clients import (
     BUDGET_PREFIX,
     HAIHAI_DAILY_CALLS,
@@ -68,6 +66,8 @@ from portal.syncs.clients import (
     make_sync_clients,
 )
 from portal.syncs.config import ConnectorConfig
+from portal.syncs.context import RunContext, RunFailed, RunOutcome
+from portal.syncs.record_read import ParallelRecordReader
 
 log = logging.getLogger(__name__)
 
