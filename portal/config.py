@@ -55,6 +55,7 @@ def load_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "IDLE_TIMEOUT_MINUTES": int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30")),
+        "SESSION_MAX_HOURS": float(os.environ.get("SESSION_MAX_HOURS", "12")),
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": int(
             os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
