@@ -1,4 +1,5 @@
-// Behaviour shared by every page: dialogs delivered as htmx partials, copy buttons, password inputs.
+// Behaviour shared by every page: dialogs delivered as htmx partials, copy buttons, password
+// inputs, progress bars. The only script of the portal besides htmx and Bootstrap (see the CSP).
 (function () {
   "use strict";
 
@@ -12,9 +13,39 @@
     });
   }
 
+  // Progress bars carry their width as data (the Content-Security-Policy forbids style="").
+  function applyProgress(root) {
+    if (!root || !root.querySelectorAll) return;
+    var bars = Array.prototype.slice.call(root.querySelectorAll("[data-progress-percent]"));
+    if (root.matches && root.matches("[data-progress-percent]")) bars.push(root);
+    bars.forEach(function (bar) {
+      bar.style.width = Number(bar.getAttribute("data-progress-percent")) + "%";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     showDialogs(document.body);
+    applyProgress(document.body);
     document.querySelectorAll("[data-length-for]").forEach(updateCounter);
+  });
+
+  // Every element htmx puts into the page.
+  document.addEventListener("htmx:load", function (event) {
+    applyProgress(event.target);
+  });
+
+  // The 「閉じる」 of a dialog that applied its changes answers with this event.
+  document.addEventListener("settingsCloseModal", function () {
+    document.querySelectorAll("#modal-container .modal.show").forEach(function (element) {
+      window.bootstrap.Modal.getOrCreateInstance(element).hide();
+    });
+  });
+
+  // Inputs with data-change-event="name" fire that event on <body> when they change, so parts
+  // of the page can listen with hx-trigger="name from:body" (no trigger filters: they need eval).
+  document.addEventListener("change", function (event) {
+    var name = event.target.getAttribute && event.target.getAttribute("data-change-event");
+    if (name) document.body.dispatchEvent(new CustomEvent(name, { bubbles: true }));
   });
 
   // For an outerHTML swap event.detail.target is the element that was replaced; the event
