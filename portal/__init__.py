@@ -47,7 +47,7 @@ def _init_extensions(app: Flask) -> None:
     from portal.crypto import init_app as init_crypto
     from portal.extensions import csrf, login_manager
     from portal.inbound import init_app as init_inbound
-    from portal.web import htmx, security
+    from portal.web import errors, htmx, security
     from portal.web.templating import init_app as init_templating
 
     db.init_app(app)
@@ -57,6 +57,7 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     init_inbound(app)
     security.init_app(app)
+    errors.init_app(app)
     init_templating(app)
 
 

@@ -80,6 +80,11 @@ def load_config(instance_path: str) -> dict:
         ),
         # Node.js runs @kintone/plugin-packer when Setup.zip is first downloaded.
         "NODE_BINARY": os.environ.get("NODE_BINARY", "node"),
+        # The largest request body (the settings page with ten 顧客情報連携設定 and their
+        # conditions stays far below it); larger ones are refused with 413 before parsing.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
+        "MAX_FORM_MEMORY_SIZE": 256 * 1024,
+        "MAX_FORM_PARTS": 2000,
         "ASSETS_FOLDER": os.environ.get(
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from portal.connector_types.registry import UnknownProcess, get_process, is_known
@@ -357,6 +358,11 @@ class LogPage:
         return self.page < self.pages
 
 
+# The 連携ログ never shows a run's parameters: they are not read (and reading them would raise),
+# so a large `params` never travels to a web process that lists runs.
+_WITHOUT_PARAMS = defer(Run.params, raiseload=True)
+
+
 def log_page(
     session: Session,
     account_id: int,
@@ -378,6 +384,7 @@ def log_page(
     page = min(max(1, page), pages)
     results = session.exec(
         select(Run, Connector.name)
+        .options(_WITHOUT_PARAMS)
         .join(Connector, Connector.id == Run.connector_id)
         .where(*conditions)
         .order_by(col(Run.created_at).desc(), col(Run.id).desc())
@@ -391,6 +398,7 @@ def get_account_run(session: Session, account_id: int, run_id: str) -> tuple[Run
     """The run `run_id` with its connector name if it belongs to `account_id`, else None."""
     return session.exec(
         select(Run, Connector.name)
+        .options(_WITHOUT_PARAMS)
         .join(Connector, Connector.id == Run.connector_id)
         .where(Run.id == run_id, Connector.account_id == account_id)
     ).first()

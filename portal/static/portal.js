@@ -55,6 +55,40 @@
     if (event.detail && event.detail.target !== event.target) showDialogs(event.detail.target);
   });
 
+  // An htmx request that failed: htmx swaps nothing, so say what happened above the page. Error
+  // answers of the portal are text/plain Japanese sentences (portal/web/errors.py).
+  var GENERIC_ERROR = "エラーが発生しました。時間をおいてから、もう一度操作してください。";
+  var NETWORK_ERROR = "サーバーに接続できませんでした。ネットワークを確認して、もう一度操作してください。";
+
+  function showRequestError(text) {
+    var container = document.getElementById("request-errors");
+    if (!container) return;
+    var alert = document.createElement("div");
+    alert.className = "alert alert-danger alert-dismissible";
+    alert.setAttribute("role", "alert");
+    alert.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "alert");
+    close.setAttribute("aria-label", "閉じる");
+    alert.appendChild(close);
+    container.replaceChildren(alert);
+    container.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.getResponseHeader("HX-Redirect")) return;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var text = type.indexOf("text/plain") === 0 && xhr.responseText ? xhr.responseText : GENERIC_ERROR;
+    showRequestError(text);
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showRequestError(NETWORK_ERROR);
+  });
+
   // Elements with data-copy-target copy the value of the element they name.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");

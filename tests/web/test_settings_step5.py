@@ -197,7 +197,9 @@ def test_changing_the_haihai_method_on_the_page_rerenders_every_setting(env):
     )
     html = env.post("/customer/refresh", page_form(env, values)).get_data(as_text=True)
     assert '<option value="1" selected>メールマガジン（ID: 1）</option>' in html
-    assert "change[target.name=='haihai_method'] from:body" in html
+    assert 'hx-trigger="haihai-method-changed from:body"' in html
+    page = env.get().get_data(as_text=True)
+    assert page.count('data-change-event="haihai-method-changed"') == 2  # both radios of Step2
 
 
 @sqlite_only

@@ -1,0 +1,54 @@
+"""Japanese answers for HTTP errors: a page for a browser, a short text for htmx requests.
+
+htmx does not swap 4xx/5xx answers (see base.html's responseHandling); portal.js shows the text
+of a text/plain error answer in the page's error banner instead.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, make_response, render_template
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.web.htmx import is_htmx
+
+MESSAGES = {
+    400: "送信された内容を受け付けられませんでした。画面を再読み込みしてから、もう一度操作してください。",
+    404: "ページが見つかりません。URL をご確認ください。",
+    405: "この方法ではこのページを利用できません。",
+    413: "送信された内容が大きすぎます。入力内容を減らしてから、もう一度送信してください。",
+    422: "入力内容を確認してください。",
+    429: "操作が続いたため、しばらく受け付けを止めています。時間をおいてもう一度操作してください。",
+    500: "サーバーでエラーが発生しました。時間をおいてから、もう一度操作してください。",
+}
+DEFAULT_MESSAGE = "エラーが発生しました。時間をおいてから、もう一度操作してください。"
+
+
+def message_for(status: int) -> str:
+    """The Japanese sentence shown for an HTTP error status."""
+    return MESSAGES.get(status, DEFAULT_MESSAGE)
+
+
+def error_response(status: int, message: str | None = None) -> Response:
+    """The answer for `status`: the error page, or a plain text for htmx."""
+    text = message or message_for(status)
+    if is_htmx():
+        return make_response((text, status, {"Content-Type": "text/plain; charset=utf-8"}))
+    return make_response((render_template("error.html", message=text), status))
+
+
+def init_app(app: Flask) -> None:
+    """Answer every HTTP error of `app` in Japanese."""
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        response = error_response(error.code)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _server_error(error: InternalServerError):
+        # Flask has logged the original exception already; never show its details.
+        return error_response(500)
