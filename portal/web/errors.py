@@ -6,7 +6,7 @@ of a text/plain error answer in the page's error banner instead.
 
 from __future__ import annotations
 
-from flask import Flask, Response, make_response, render_template
+from flask import Flask, Response, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.web.htmx import is_htmx
@@ -20,6 +20,9 @@ MESSAGES = {
     429: "操作が続いたため、しばらく受け付けを止めています。時間をおいてもう一度操作してください。",
     500: "サーバーでエラーが発生しました。時間をおいてから、もう一度操作してください。",
 }
+NUL_MESSAGE = (
+    "使用できない制御文字（NUL）が含まれています。入力内容を確認して、もう一度送信してください。"
+)
 DEFAULT_MESSAGE = "エラーが発生しました。時間をおいてから、もう一度操作してください。"
 
 
@@ -36,8 +39,28 @@ def error_response(status: int, message: str | None = None) -> Response:
     return make_response((render_template("error.html", message=text), status))
 
 
+def _input_problem(values) -> str | None:
+    """Why a browser could not have sent `values` (a MultiDict), or None when it could."""
+    for key in values:
+        # A multipart part without a readable name arrives with the key None.
+        if not isinstance(key, str):
+            return MESSAGES[400]
+        if "\x00" in key or any("\x00" in value for value in values.getlist(key)):
+            return NUL_MESSAGE
+    return None
+
+
 def init_app(app: Flask) -> None:
-    """Answer every HTTP error of `app` in Japanese."""
+    """Answer every HTTP error of `app` in Japanese; refuse NUL characters and nameless fields."""
+
+    @app.before_request
+    def _refuse_nul_characters():
+        # No text of the portal may hold NUL; PostgreSQL refuses it in text columns (SQLite would
+        # store it), so it is refused for every form and query at the door, on every database.
+        problem = _input_problem(request.args)
+        if problem is None and request.method != "GET":
+            problem = _input_problem(request.form)
+        return None if problem is None else error_response(400, problem)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -179,11 +179,14 @@ def condition_set_from_json(data: Any) -> ConditionSet:
     if data is None or data == "":
         return ConditionSet()
     if isinstance(data, str):
-        data = json.loads(data)
+        try:
+            data = json.loads(data)
+        except RecursionError:  # a hand-made value nested thousands deep
+            raise ValueError("conditions nested too deeply") from None
     if not isinstance(data, Mapping):
         raise ValueError("conditions must be an object")
     match = data.get("match", "all")
-    if match not in MATCH_LABELS:
+    if not isinstance(match, str) or match not in MATCH_LABELS:
         raise ValueError("unknown match")
     items = data.get("conditions") or []
     if not isinstance(items, list):
