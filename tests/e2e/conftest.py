@@ -283,9 +283,11 @@ def browser_page(_chromium):
     violations: list[str] = []
     page.on(
         "console",
-        lambda m: violations.append(f"{page.url}: {m.text} {m.location}")
-        if _is_policy_violation(m)
-        else None,
+        lambda m: (
+            violations.append(f"{page.url}: {m.text} {m.location}")
+            if _is_policy_violation(m)
+            else None
+        ),
     )
     yield page
     context.close()
