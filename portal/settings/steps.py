@@ -78,11 +78,10 @@ def posted_secret(
     return value
 
 
-def _echo_secret(posted: str, stored: str | None) -> str:
-    """What a re-rendered secret field shows: never the stored value, only a newly typed one."""
-    if is_placeholder(posted) or (stored and posted.strip() == stored):
-        return mask(stored)
-    return posted
+def _shown_secret(stored: str | None) -> str:
+    """What a re-rendered secret field shows: the placeholder at most, never a token (neither
+    the stored one nor one just typed; the browser keeps what was typed, see portal.js)."""
+    return mask(stored)
 
 
 def _required_text(form: MultiDict, name: str, errors: dict[str, str], limit: int) -> str:
@@ -208,7 +207,7 @@ class HaihaiSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = _echo_secret(form.get("haihai_api_token", ""), ctx.settings.haihai_api_token)
+        token = _shown_secret(ctx.settings.haihai_api_token)
         return {
             "haihai_url": form.get("haihai_url", ""),
             "haihai_login_id": form.get("haihai_login_id", ""),
@@ -322,7 +321,7 @@ class KintoneSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = _echo_secret(form.get("kintone_api_token", ""), ctx.settings.kintone_api_token)
+        token = _shown_secret(ctx.settings.kintone_api_token)
         return {
             "kintone_subdomain": form.get("kintone_subdomain", ""),
             "kintone_app_id": form.get("kintone_app_id", ""),

@@ -89,6 +89,28 @@
     showRequestError(NETWORK_ERROR);
   });
 
+  // Secret inputs (data-keep-typed) are never filled by the server with a token, not even one
+  // just typed; what the user typed stays in the browser across re-renders of the section.
+  var typedSecrets = {};
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    typedSecrets = {};
+    document.querySelectorAll("input[data-keep-typed]").forEach(function (input) {
+      var placeholder = input.getAttribute("data-placeholder-value");
+      if (input.id && input.value && input.value !== placeholder) typedSecrets[input.id] = input.value;
+    });
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    Object.keys(typedSecrets).forEach(function (id) {
+      var input = document.getElementById(id);
+      if (!input) return;
+      var placeholder = input.getAttribute("data-placeholder-value");
+      if (!input.value || input.value === placeholder) input.value = typedSecrets[id];
+    });
+    typedSecrets = {};
+  });
+
   // Elements with data-copy-target copy the value of the element they name.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");

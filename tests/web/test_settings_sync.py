@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 
 import pytest
@@ -257,3 +258,38 @@ def test_sync_uses_the_stored_token_when_the_placeholder_is_posted(env):
     with env.app.app_context(), session_scope() as session:
         row = session.get(ConnectorSettings, env.connector_id)
         assert (row.kintone_api_token, row.haihai_api_token) == (KINTONE_TOKEN, HAIHAI_TOKEN)
+
+
+# --- secrets are never rendered back ------------------------------------------------------------
+
+TYPED_KINTONE = "TypedToken12345"
+TYPED_HAIHAI = "typed-haihai-token-123"
+
+
+@pytest.mark.parametrize("path", ["/kintone-sync", "/kintone-check", "/haihai-sync", ""])
+def test_a_failed_sync_check_or_save_never_renders_a_typed_token(env, path):
+    form = env.access_form(
+        kintone_api_token=TYPED_KINTONE,
+        haihai_api_token=TYPED_HAIHAI,
+        kintone_app_id="999",  # fails kintone
+        haihai_login_id="nobody",  # fails 配配メール
+    )
+    response = env.post(path, form)
+    html = response.get_data(as_text=True)
+    assert response.status_code in (200, 422)
+    assert TYPED_KINTONE not in html and TYPED_HAIHAI not in html
+    token_inputs = re.findall(r'<input type="password"[^>]*>', html)
+    assert token_inputs, "the answer re-renders no token field"
+    for tag in token_inputs:
+        assert re.search(r'value="(|••••••••)"', tag), tag
+        assert "data-keep-typed" in tag
+
+
+def test_a_refused_save_shows_the_placeholder_of_the_stored_token_not_the_typed_one(env):
+    env.sync_both()
+    form = env.valid_form(kintone_api_token=TYPED_KINTONE, haihai_url="not a url")
+    response = env.post("", form)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert TYPED_KINTONE not in html and KINTONE_TOKEN not in html
+    assert re.search(r'name="kintone_api_token"\s+value="••••••••"', html)
