@@ -89,4 +89,6 @@ def load_config(instance_path: str) -> dict:
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),
         "RQ_QUEUES": ["default"],
+        # Bearer token that lets a monitor see /healthz's details (off when unset).
+        "HEALTHZ_TOKEN": os.environ.get("HEALTHZ_TOKEN") or None,
     }
