@@ -81,6 +81,13 @@ def _register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
 
+    from portal.demo_info import bp as demo_info_bp
+    from portal.demo_info import is_demo
+
+    # 「デモ環境の接続情報」 exists only inside `flask demo run`.
+    if is_demo(app.config):
+        app.register_blueprint(demo_info_bp)
+
 
 def _register_connector_types(app: Flask) -> None:
     from portal.connector_types.wiring import init_app as init_connector_types

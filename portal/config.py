@@ -89,6 +89,9 @@ def load_config(instance_path: str) -> dict:
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),
         "RQ_QUEUES": ["default"],
+        # Set by `flask demo run` for its web process: the sandboxes behind 「デモ環境の接続情報」.
+        "DEMO_KINTONE_URL": os.environ.get("DEMO_KINTONE_URL") or None,
+        "DEMO_HAIHAI_URL": os.environ.get("DEMO_HAIHAI_URL") or None,
         # Bearer token that lets a monitor see /healthz's details (off when unset).
         "HEALTHZ_TOKEN": os.environ.get("HEALTHZ_TOKEN") or None,
     }
