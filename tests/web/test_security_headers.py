@@ -113,3 +113,14 @@ def test_the_pattern_check_catches_what_it_looks_for():
     for name, sample in samples.items():
         assert INLINE_PATTERNS[name].search(sample), name
     assert not INLINE_PATTERNS["inline script"].search('<script src="/static/portal.js" defer>')
+
+
+def test_every_page_names_an_icon_that_exists(client):
+    page = client.get("/login").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page).group(1)
+    served = client.get(icon)
+    assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+    served.close()
+    legacy = client.get("/favicon.ico")
+    assert legacy.status_code == 200 and legacy.data.startswith(b"<svg")
+    legacy.close()
