@@ -394,7 +394,14 @@ def mapping_view(
     ]
     return {
         "rows": [
-            {**row, "recommended": recommended_haihai_type(row["kintone_type"])}
+            # 付録1.1's recommendation names the 配配メール item type for a kintone type; the email
+            # row always goes to 配配メール's own 「メールアドレス」 item, so it gets none.
+            {
+                **row,
+                "recommended": None
+                if row["is_email"]
+                else recommended_haihai_type(row["kintone_type"]),
+            }
             for row in describe_rows(rows, ctx.kintone_fields)
         ],
         "addable": addable_fields(rows, ctx.kintone_fields),

@@ -41,6 +41,14 @@
     });
   });
 
+  // A checkbox with data-toggle-visible="#id" shows that element only while it is ticked.
+  document.addEventListener("change", function (event) {
+    var selector = event.target.getAttribute && event.target.getAttribute("data-toggle-visible");
+    if (!selector) return;
+    var target = document.querySelector(selector);
+    if (target) target.classList.toggle("d-none", !event.target.checked);
+  });
+
   // Inputs with data-change-event="name" fire that event on <body> when they change, so parts
   // of the page can listen with hx-trigger="name from:body" (no trigger filters: they need eval).
   document.addEventListener("change", function (event) {
