@@ -42,7 +42,9 @@ def _tokens(expression: str) -> tuple[tuple[str, str], ...]:
 class _Parser:
     """Recursive descent over the tokens; `resolve(code)` gives a field's value."""
 
-    def __init__(self, tokens: tuple[tuple[str, str], ...], resolve: Callable[[str], Decimal]) -> None:
+    def __init__(
+        self, tokens: tuple[tuple[str, str], ...], resolve: Callable[[str], Decimal]
+    ) -> None:
         self.tokens = tokens
         self.index = 0
         self.resolve = resolve

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.haihai_kintone.customer.condition_phrases import describe_condition
 from portal.connector_types.haihai_kintone.customer.condition_terms import (
     CONDITION_FIELD_TYPES,
     MATCH_LABELS,
@@ -26,7 +27,6 @@ from portal.connector_types.haihai_kintone.customer.condition_terms import (
 from portal.connector_types.haihai_kintone.customer.conditions import (
     ConditionError,
     condition_query,
-    describe_condition,
 )
 from portal.connector_types.haihai_kintone.customer.config import (
     CUSTOMER_SYNC_COUNT,
