@@ -39,6 +39,16 @@ def error_response(status: int, message: str | None = None) -> Response:
     return make_response((render_template("error.html", message=text), status))
 
 
+def http_error(error: HTTPException):
+    """The Japanese answer for an HTTP error raised anywhere outside the inbound endpoints."""
+    if error.code is None or error.code < 400:
+        return error
+    response = error_response(error.code)
+    if error.code == 405 and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
 def _input_problem(values) -> str | None:
     """Why a browser could not have sent `values` (a MultiDict), or None when it could."""
     for key in values:
@@ -57,19 +67,17 @@ def init_app(app: Flask) -> None:
     def _refuse_nul_characters():
         # No text of the portal may hold NUL; PostgreSQL refuses it in text columns (SQLite would
         # store it), so it is refused for every form and query at the door, on every database.
+        # Inbound endpoints (JSON, their own error format) validate their own input.
+        from portal.inbound.blueprint import is_inbound_path
+
+        if is_inbound_path(request.path):
+            return None
         problem = _input_problem(request.args)
         if problem is None and request.method != "GET":
             problem = _input_problem(request.form)
         return None if problem is None else error_response(400, problem)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
-        if error.code is None or error.code < 400:
-            return error
-        response = error_response(error.code)
-        if error.code == 405 and error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)
-        return response
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(InternalServerError)
     def _server_error(error: InternalServerError):

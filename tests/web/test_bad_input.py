@@ -7,17 +7,20 @@ import io
 import pytest
 from sqlmodel import select
 
+from portal.connector_types.haihai_kintone.customer.section import (
+    MSG_CONDITIONS_FORMAT,
+    condition_set_from_json,
+)
 from portal.db import session_scope
 from portal.models import Connector
-from portal.settings.customer_section import MSG_CONDITIONS_FORMAT, condition_set_from_json
 from portal.web.errors import NUL_MESSAGE
-from tests.web.test_settings_step5_support import (
+from tests.support.settings_env import field_error
+from tests.support.step5_env import (
     make_step5_env,
     page_form,
     step5_values,
     stored_rows,
 )
-from tests.web.test_settings_support import field_error
 
 HX = {"HX-Request": "true"}
 WRONG_MATCH = '{"match":["x"],"conditions":[]}'

@@ -7,10 +7,10 @@ from html import unescape
 import pytest
 
 from portal import create_app
-from portal.auth.testing import create_account, sign_in
 from portal.demo import connection_lines
 from portal.demo_fixtures import create_haihai_account, create_kintone_app
 from sandbox.serve import free_port
+from tests.support.accounts import create_account, sign_in
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from portal.auth.testing import sign_in
 from portal.db import session_scope
 from portal.models import Account
 from tests.jobs.conftest import redis_url_with_db
+from tests.support.accounts import sign_in
+from tests.support.step5_env import make_step5_env, page_form, step5_values
 from tests.web.route_support import Route, all_routes, form_fields, make_connector_with_run
 from tests.web.test_runs_views import RUNS_REDIS_DB
-from tests.web.test_settings_step5_support import make_step5_env, page_form, step5_values
 
 # Fewer while hunting a failure: JUNK_EXAMPLES_PER_ROUTE=5 pytest tests/web/test_junk_input.py
 EXAMPLES_PER_ROUTE = int(os.environ.get("JUNK_EXAMPLES_PER_ROUTE", "30"))

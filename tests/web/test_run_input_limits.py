@@ -6,12 +6,10 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
-from portal.auth.testing import create_account, sign_in
 from portal.db import session_scope
 from portal.models import Run
-from portal.runs import params as run_params
-from portal.runs.params import RunParameter
 from tests.jobs.conftest import redis_url_with_db
+from tests.support.accounts import create_account, sign_in
 from tests.web.test_runs_views import HX, RUNS_REDIS_DB, add_connector, add_run, set_view_url_timing
 
 
@@ -78,27 +76,13 @@ def test_undeclared_fields_never_reach_the_run(app, signed_in, connector_id):
     assert run.params == {}
 
 
-def test_a_declared_parameter_is_kept_and_checked(app, signed_in, connector_id, monkeypatch):
+def test_the_plugin_parameters_cannot_be_given_to_a_manual_run(app, signed_in, connector_id):
     set_view_url_timing(app, connector_id, "manual")
-    declared = (RunParameter("since", "開始日", max_length=10),)
-    monkeypatch.setitem(run_params.MANUAL_RUN_PARAMETERS, "view_url", declared)
-    url = f"/connectors/{connector_id}/run/view_url"
-
-    too_long = signed_in.post(url, data={"since": "2024-01-01T00:00"}, headers=HX)
-    assert too_long.status_code == 422
-    assert "「開始日」は10文字以内で入力してください。" in too_long.get_data(as_text=True)
-    assert _runs(app) == []
-
-    accepted = signed_in.post(url, data={"since": "2024-01-01", "other": "x"}, headers=HX)
-    assert accepted.status_code == 200
+    data = {"setting": "1", "query": 'email = "x"', "csrf_token": "t"}
+    response = signed_in.post(f"/connectors/{connector_id}/run/view_url", data=data, headers=HX)
+    assert response.status_code == 200
     [run] = _runs(app)
-    assert run.params == {"since": "2024-01-01"}
-
-
-def test_accepted_params_drops_everything_a_process_does_not_declare():
-    form = {"csrf_token": "t", "setting": "1", "query": "x"}
-    assert run_params.accepted_params("customer:1", form) == {}
-    assert run_params.accepted_params("customer_plugin", form) == {}
+    assert run.params == {}
 
 
 @pytest.fixture

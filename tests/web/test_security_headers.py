@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from portal import PROJECT_ROOT
-from portal.auth.testing import sign_in
+from tests.support.accounts import sign_in
 from tests.web.route_support import all_routes, make_connector_with_run
 
 EXPECTED_CSP = (
