@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.demo_info import is_demo
 
     # 「デモ環境の接続情報」 exists only inside `flask demo run`.
+    app.jinja_env.globals["demo_mode"] = is_demo(app.config)
     if is_demo(app.config):
         app.register_blueprint(demo_info_bp)
 

@@ -293,3 +293,41 @@ def test_a_refused_save_shows_the_placeholder_of_the_stored_token_not_the_typed_
     html = response.get_data(as_text=True)
     assert TYPED_KINTONE not in html and KINTONE_TOKEN not in html
     assert re.search(r'name="kintone_api_token"\s+value="••••••••"', html)
+
+
+# --- a sync saves a consistent whole, and the page shows what is stored --------------------------
+
+
+def test_haihai_sync_also_stores_the_synced_method_and_says_so(env):
+    from tests.support.step5_env import is_checked
+
+    assert env.stored().haihai_method == "manual"
+    response = env.post("/haihai-sync", env.access_form(haihai_method="manual"))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert env.stored().haihai_method == "synced"
+    assert is_checked(html, "field-haihai_method-synced")
+    assert not is_checked(html, "field-haihai_method-manual")
+    assert "連携設定方法「配配メールから同期した内容から設定する」を保存しました。" in html
+    page = env.page()  # a reload agrees
+    assert is_checked(page, "field-haihai_method-synced")
+    assert "最終同期日時: 未同期" not in page
+    dialog = env.get("/mapping").get_data(as_text=True)
+    assert "2. 配配メール項目の選択" in dialog or "配配メール項目の選択" in dialog
+
+
+def test_a_failed_sync_stores_nothing_and_keeps_what_was_posted(env):
+    from tests.support.step5_env import is_checked
+
+    form = env.access_form(haihai_method="synced", haihai_api_token="wrong-token")
+    html = env.post("/haihai-sync", form).get_data(as_text=True)
+    stored = env.stored()
+    assert stored.haihai_method == "manual"
+    assert not stored.haihai_url and stored.haihai_synced_at is None
+    assert is_checked(html, "field-haihai_method-synced")  # the user's choice, still unsaved
+
+
+def test_kintone_sync_shows_the_stored_connection_values(env):
+    html = env.post("/kintone-sync", env.access_form()).get_data(as_text=True)
+    assert "サブドメイン名・アプリID・APIトークンを保存しました。" in html
+    assert re.search(r'name="kintone_api_token"\s+value="••••••••"', html)
