@@ -119,6 +119,56 @@
     typedSecrets = {};
   });
 
+  // A form marked data-warn-unsaved remembers that the user changed it; leaving the page before
+  // it was saved asks first (links in the page with the portal's sentence, reload/close with the
+  // browser's own dialog, which shows no custom text). A successful save clears the mark.
+  var UNSAVED_MESSAGE = "保存されていない変更があります。このページを離れますか？";
+  var unsaved = false;
+
+  function watchedForm(element) {
+    return element && element.closest && element.closest("form[data-warn-unsaved]");
+  }
+
+  ["input", "change"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      if (watchedForm(event.target)) unsaved = true;
+    });
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var form = target && (target.matches && target.matches("form[data-warn-unsaved]") ? target : watchedForm(target));
+    if (!form || !form.isConnected) {
+      form = document.querySelector("form[data-warn-unsaved]");
+      if (!form || !form.contains(event.target)) return;
+    }
+    if (form.querySelector("[data-saved-notice]")) {
+      unsaved = false; // 「保存」 (or its 「確認」 OK) stored everything
+      return;
+    }
+    // Rows a dialog's 「閉じる」 put on the page are changes like any typed value.
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (source && source.closest && source.closest("#modal-container")) unsaved = true;
+  });
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!unsaved || !link || link.getAttribute("href").charAt(0) === "#") return;
+    if (link.hasAttribute("data-bs-toggle")) return;
+    if (!window.confirm(UNSAVED_MESSAGE)) {
+      event.preventDefault();
+      event.stopPropagation();
+    } else {
+      unsaved = false;
+    }
+  }, true);
+
+  window.addEventListener("beforeunload", function (event) {
+    if (!unsaved) return;
+    event.preventDefault();
+    event.returnValue = UNSAVED_MESSAGE;
+  });
+
   // Elements with data-copy-target copy the value of the element they name.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
