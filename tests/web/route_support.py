@@ -48,7 +48,7 @@ def make_connector_with_run(app: Flask, account_id: int) -> dict[str, str]:
         )
         session.add(run)
         session.flush()
-        return {"connector_id": connector.id, "run_id": run.id}
+        return {"connector_id": connector.id, "run_id": run.id, "task_id": run.id}
 
 
 def _url(app: Flask, rule: Rule, values: dict) -> str:
