@@ -47,7 +47,7 @@ def _init_extensions(app: Flask) -> None:
     from portal.crypto import init_app as init_crypto
     from portal.extensions import csrf, login_manager
     from portal.inbound import init_app as init_inbound
-    from portal.web import htmx
+    from portal.web import errors, htmx, security
     from portal.web.templating import init_app as init_templating
 
     db.init_app(app)
@@ -56,6 +56,8 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     htmx.init_app(app)
     init_inbound(app)
+    security.init_app(app)
+    errors.init_app(app)
     init_templating(app)
 
 
@@ -80,6 +82,14 @@ def _register_blueprints(app: Flask) -> None:
         settings_bp,
     ):
         app.register_blueprint(blueprint)
+
+    from portal.demo_info import bp as demo_info_bp
+    from portal.demo_info import is_demo
+
+    # 「デモ環境の接続情報」 exists only inside `flask demo run`.
+    app.jinja_env.globals["demo_mode"] = is_demo(app.config)
+    if is_demo(app.config):
+        app.register_blueprint(demo_info_bp)
 
 
 def _register_connector_types(app: Flask) -> None:

@@ -71,6 +71,7 @@ def load_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", True),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "IDLE_TIMEOUT_MINUTES": int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30")),
+        "SESSION_MAX_HOURS": float(os.environ.get("SESSION_MAX_HOURS", "12")),
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": int(
             os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
@@ -95,6 +96,11 @@ def load_config(instance_path: str) -> dict:
         ),
         # Node.js runs @kintone/plugin-packer when Setup.zip is first downloaded.
         "NODE_BINARY": os.environ.get("NODE_BINARY", "node"),
+        # The largest request body (the settings page with ten 顧客情報連携設定 and their
+        # conditions stays far below it); larger ones are refused with 413 before parsing.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
+        "MAX_FORM_MEMORY_SIZE": 256 * 1024,
+        "MAX_FORM_PARTS": 2000,
         "ASSETS_FOLDER": os.environ.get(
             "PORTAL_ASSETS_FOLDER", str(Path(__file__).resolve().parent.parent / "node_modules")
         ),
@@ -105,4 +111,9 @@ def load_config(instance_path: str) -> dict:
         "RUN_LOG_COUNT_LIMIT": _positive_int("RUN_LOG_COUNT_LIMIT", 1000),
         # "text" (key=value lines) or "json" (one JSON object per line, for log collectors).
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").strip().lower() or "text",
+        # Set by `flask demo run` for its web process: the sandboxes behind 「デモ環境の接続情報」.
+        "DEMO_KINTONE_URL": os.environ.get("DEMO_KINTONE_URL") or None,
+        "DEMO_HAIHAI_URL": os.environ.get("DEMO_HAIHAI_URL") or None,
+        # Bearer token that lets a monitor see /healthz's details (off when unset).
+        "HEALTHZ_TOKEN": os.environ.get("HEALTHZ_TOKEN") or None,
     }

@@ -107,6 +107,21 @@ def _ensure_demo_connector(kintone_template: str, haihai_url: str, seeds: dict) 
             )
 
 
+def connection_lines(seeds: dict) -> list[str]:
+    """The banner's lines with the sandbox values a second connector's settings need."""
+    kintone, haihai = seeds["kintone"], seeds["haihai"]
+    return [
+        "",
+        "  デモ環境の接続情報 (新しい連携の Step2/Step3 に入力します。ポータルのメニュー",
+        "  「デモ環境の接続情報」にも表示されます):",
+        f"    kintone    サブドメイン: {kintone['subdomain']}   アプリID: {kintone['app_id']}"
+        f"   APIトークン: {kintone['api_token']}",
+        f"    配配メール URL: {haihai['url']}   ログインID: {haihai['login_id']}"
+        f"   APIトークン: {haihai['api_token']}",
+        "",
+    ]
+
+
 @demo_cli.command("run")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
 @click.option("--kintone-port", type=int, default=8101)
@@ -144,6 +159,8 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
         PORTAL_INSTANCE_PATH=str(instance),
         KINTONE_BASE_URL_TEMPLATE=kintone_template,
         HAIHAI_ALLOW_LOCAL_URLS="1",
+        DEMO_KINTONE_URL=kintone_url,
+        DEMO_HAIHAI_URL=haihai_url,
         # The demo is served over plain http on loopback; production keeps secure cookies.
         SESSION_COOKIE_SECURE="0",
     )
@@ -188,6 +205,8 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
             "  kintone plugin: import Setup.zip's plugin at "
             f"{kintone_url}/{DEMO_SUBDOMAIN}/k/admin/system/plugin/"
         )
+        for line in connection_lines(seeds):
+            click.echo(line)
         click.echo("  Ctrl-C stops everything.")
         while True:
             for name, process in processes:

@@ -1,14 +1,17 @@
 """GET /healthz: database, Redis, worker heartbeat and scheduler tick as JSON (no login).
 
 200 only when the database and Redis answer, some worker sent a heartbeat recently and the
-scheduler's clock ticked recently; otherwise 503 with the failing part marked.
+scheduler's clock ticked recently; otherwise 503 with the failing part marked. Anyone sees
+ok/not-ok per part; the details (worker name, ages, tick times, error classes) only a caller
+presenting `Authorization: Bearer <HEALTHZ_TOKEN>` (the setting is off by default).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
 bp = Blueprint("health", __name__)
@@ -81,6 +84,15 @@ def _check_redis_and_processes(now: dt.datetime) -> tuple[dict, dict, dict]:
     return {"ok": True}, worker, scheduler
 
 
+def _may_see_details() -> bool:
+    """True when the request carries the configured HEALTHZ_TOKEN as a bearer token."""
+    expected = current_app.config.get("HEALTHZ_TOKEN")
+    header = request.headers.get("Authorization", "")
+    if not expected or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[len("Bearer ") :].encode(), str(expected).encode())
+
+
 @bp.get("/healthz")
 def healthz():
     """Health of every part the portal needs; 200 when all are healthy, else 503."""
@@ -89,7 +101,12 @@ def healthz():
     redis_part, worker, scheduler = _check_redis_and_processes(now)
     parts = {"database": database, "redis": redis_part, "worker": worker, "scheduler": scheduler}
     healthy = all(part["ok"] for part in parts.values())
-    body = {"status": "ok" if healthy else "unhealthy", "checked_at": now.isoformat(), **parts}
+    status = "ok" if healthy else "unhealthy"
+    if _may_see_details():
+        body = {"status": status, "checked_at": now.isoformat(), **parts}
+    else:
+        # Host names, process IDs, times and exception classes help an attacker, not a monitor.
+        body = {"status": status, **{name: {"ok": part["ok"]} for name, part in parts.items()}}
     response = jsonify(body)
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"

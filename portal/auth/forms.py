@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from portal.web.forms import PortalForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(PortalForm):
     """配配メールコネクタ ID + パスワード (manual §2.1.1)."""
 
     connector_id = StringField(
@@ -20,7 +21,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PortalForm):
     """新しいパスワード + 再入力(確認) (manual §2.1.2); the policy is checked by the service."""
 
     new_password = PasswordField("新しいパスワード")

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from sqlmodel import Session, func, select
 
-from portal.auth import throttle
+from portal.auth import sessions, throttle
 from portal.auth.passwords import (
     PasswordProblem,
     generate_password,
@@ -144,6 +144,7 @@ def reset_password(session: Session, connector_id: str) -> tuple[Account, str]:
     account.password_hash = hash_password(password)
     account.must_change_password = True
     account.session_version += 1
+    sessions.end_all(session, account.id)
     throttle.clear(session, throttle.id_key(connector_id))
     session.add(account)
     session.commit()
@@ -155,6 +156,7 @@ def set_disabled(session: Session, connector_id: str, disabled: bool) -> Account
     account = _require_account(session, connector_id)
     if disabled and not account.disabled:
         account.session_version += 1
+        sessions.end_all(session, account.id)
     account.disabled = disabled
     session.add(account)
     session.commit()

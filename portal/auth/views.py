@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -19,20 +20,21 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from portal.auth import service
+from portal.auth import service, sessions
 from portal.auth.forms import LoginForm, PasswordChangeForm
 from portal.auth.passwords import problem_messages
 from portal.db import get_session
 from portal.extensions import login_manager
 from portal.inbound import is_inbound
 from portal.models.accounts import Account
+from portal.models.common import utcnow
 from portal.web.htmx import full_page_redirect, hx_response, is_htmx
 from portal.web.templating import format_jp_datetime
 
 bp = Blueprint("auth", __name__)
 
-# Seconds since the epoch of the session's last request; checked against IDLE_TIMEOUT_MINUTES.
-LAST_SEEN_KEY = "last_seen"
+# The cookie's key for the server-side session token (see portal.auth.sessions).
+SESSION_TOKEN_KEY = "sid"
 
 INVALID_CREDENTIALS_MESSAGE = "配配メールコネクタ ID またはパスワードが正しくありません。"
 DISABLED_MESSAGE = (
@@ -61,13 +63,19 @@ _SESSIONLESS_BLUEPRINTS = {"assets", "health"}
 
 @login_manager.user_loader
 def load_account(user_id: str) -> Account | None:
-    """The account of a session identity "id:session_version", or None when it no longer holds."""
+    """The account of a session identity "id:session_version" whose server-side session is live."""
     account_id, _, version = user_id.partition(":")
     if not (account_id.isdigit() and version.isdigit()):
         return None
-    account = get_session().get(Account, int(account_id))
+    db = get_session()
+    account = db.get(Account, int(account_id))
     if account is None or account.disabled or account.session_version != int(version):
         return None
+    # The cookie is only a pointer: without its row (ended by logout …) it signs nobody in.
+    row = sessions.find(db, session.get(SESSION_TOKEN_KEY))
+    if row is None or row.account_id != account.id:
+        return None
+    g.login_session = row
     return account
 
 
@@ -93,14 +101,15 @@ def enforce_session_rules() -> Response | None:
         return None
     if not current_user.is_authenticated:
         return None
-    now = time.time()
-    last_seen = session.get(LAST_SEEN_KEY)
-    idle_limit = current_app.config.get("IDLE_TIMEOUT_MINUTES", 30) * 60
-    if not isinstance(last_seen, int | float) or now - last_seen > idle_limit:
+    row = g.get("login_session")
+    now = utcnow()
+    if row is None or sessions.is_expired(
+        row, sessions.SessionLimits.from_config(current_app.config), now
+    ):
         _end_session()
         flash(IDLE_TIMEOUT_MESSAGE, "warning")
         return None  # the view now sees an anonymous user; login_required answers
-    session[LAST_SEEN_KEY] = now
+    sessions.touch(get_session(), row, now)
     if current_user.must_change_password and request.endpoint not in _CHANGE_PENDING_ENDPOINTS:
         return full_page_redirect(url_for("auth.change_password"))
     return None
@@ -117,15 +126,21 @@ def csrf_failed(_error: CSRFError) -> Response | tuple[str, int]:
 
 
 def _end_session() -> None:
+    """End the browser's session on the server (its cookie, wherever copied, stops working)."""
+    sessions.end(get_session(), session.get(SESSION_TOKEN_KEY))
+    g.pop("login_session", None)
     logout_user()
     session.clear()
 
 
 def _start_session(account: Account) -> None:
     # A fresh session at every sign-in: nothing from before the login is carried over.
-    session.clear()
+    _end_session()
+    db = get_session()
+    limits = sessions.SessionLimits.from_config(current_app.config)
+    sessions.prune(db, limits)
+    session[SESSION_TOKEN_KEY] = sessions.start(db, account.id)
     login_user(account)
-    session[LAST_SEEN_KEY] = time.time()
 
 
 def _same_site_path(target: str | None) -> str | None:
@@ -209,7 +224,9 @@ def change_password() -> Response | str | tuple[str, int]:
             )
             return body, 422
         # This session carries on with the new session version; every other one has ended.
-        _start_session(current_user._get_current_object())
+        account = current_user._get_current_object()
+        sessions.end_all(get_session(), account.id)
+        _start_session(account)
         return full_page_redirect(url_for("connectors.index"))
     return render_template("auth/change_password.html", form=form, problems=[])
 

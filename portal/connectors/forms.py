@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.connector_types.registry import connector_types, is_known_kind
 from portal.models.connectors import HAIHAI_KINTONE
+from portal.web.forms import PortalForm
 
 NAME_MAX_LENGTH = 100
 
@@ -21,7 +21,7 @@ def _registered_kind(form, field) -> None:
         raise ValidationError("連携の種類を選択してください。")
 
 
-class ConnectorCreateForm(FlaskForm):
+class ConnectorCreateForm(PortalForm):
     """「新しい連携を追加」: the connector type and its 連携設定名."""
 
     # Rendered as a <select> of the registered connector types by the template (SelectField's

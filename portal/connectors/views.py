@@ -15,6 +15,8 @@ from portal.web.htmx import full_page_redirect, is_htmx
 
 bp = Blueprint("connectors", __name__)
 
+ADDED_MESSAGE = "「{name}」を追加しました。続けて連携設定を行ってください。"
+
 
 @bp.get("/")
 @login_required
@@ -28,7 +30,7 @@ def index() -> str:
 @bp.post("/connectors")
 @login_required
 def create() -> Response | tuple[str, int]:
-    """Create a connector from the add form; an invalid form comes back as 422."""
+    """Create a connector and open its 連携設定; an invalid form comes back as 422."""
     form = ConnectorCreateForm()
     if not form.validate_on_submit():
         if is_htmx():
@@ -46,5 +48,6 @@ def create() -> Response | tuple[str, int]:
     session = get_session()
     session.add(connector)
     session.commit()
-    flash(f"「{connector.name}」を追加しました。", "success")
-    return full_page_redirect(url_for("connectors.index"))
+    # A new connector does nothing until it is set up: go straight to its 連携設定.
+    flash(ADDED_MESSAGE.format(name=connector.name), "success")
+    return full_page_redirect(url_for("settings.edit", connector_id=connector.id))

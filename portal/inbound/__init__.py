@@ -31,7 +31,7 @@ def init_app(app: Flask) -> None:
     """Set up what inbound endpoints share on `app`: the rate limiter and JSON 404/405.
 
     Blueprint error handlers never see a URL that matched no route, so unknown paths under an
-    inbound prefix are answered here (every other path keeps Flask's own page).
+    inbound prefix are answered here (every other path gets the portal's Japanese error page).
     """
     from flask import request
     from werkzeug.exceptions import HTTPException
@@ -45,7 +45,9 @@ def init_app(app: Flask) -> None:
     def unmatched(error: HTTPException):
         if is_inbound_path(request.path):
             return http_error_response(error)
-        return error
+        from portal.web.errors import http_error  # every other path answers in Japanese too
+
+        return http_error(error)
 
     app.register_error_handler(404, unmatched)
     app.register_error_handler(405, unmatched)

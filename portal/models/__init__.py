@@ -1,6 +1,6 @@
 """SQLModel tables, one module per area. Importing this package registers every table."""
 
-from portal.models.accounts import Account
+from portal.models.accounts import Account, LoginSession  # noqa: F401
 from portal.models.common import new_ulid, utcnow
 from portal.models.connectors import Connector
 from portal.models.customer_syncs import CustomerSyncRow  # noqa: F401

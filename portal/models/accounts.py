@@ -57,3 +57,22 @@ class LoginThrottle(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
     locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class LoginSession(SQLModel, table=True):
+    """One signed-in browser: the cookie holds a random token, this row the token's SHA-256.
+
+    Deleting the row ends the session wherever its cookie is, so a copied cookie stops working
+    at logout; the idle clock and the absolute lifetime are measured here, not in the cookie.
+    """
+
+    __tablename__ = "login_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    last_seen_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import String, func, literal, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, col
 
 from portal.models import Connector, Run
@@ -138,6 +138,7 @@ def _fetch(session: Session, scope: _Scope, limit: int, key, count_limit: int, *
     run_key = tuple_(col(Run.created_at), col(Run.id))
     query = (
         select(Run, Connector.name, _count_column(scope, key, count_limit + 1))
+        .options(defer(Run.params, raiseload=True))  # a list never reads a run's parameters
         .join(Connector, Connector.id == Run.connector_id)
         .where(*scope.on(Run), *scope.owner)
     )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from portal.connector_types.registry import UnknownProcess, get_process, is_known
@@ -427,11 +428,16 @@ LogRow = log_pages.LogRow
 LogPage = log_pages.LogPage
 log_page = log_pages.log_page
 
+# Lists of runs never read a run's parameters (reading them would raise), so a large `params`
+# never travels to a web process that shows runs.
+_WITHOUT_PARAMS = defer(Run.params, raiseload=True)
+
 
 def get_account_run(session: Session, account_id: int, run_id: str) -> tuple[Run, str] | None:
     """The run `run_id` with its connector name if it belongs to `account_id`, else None."""
     return session.exec(
         select(Run, Connector.name)
+        .options(_WITHOUT_PARAMS)
         .join(Connector, Connector.id == Run.connector_id)
         .where(Run.id == run_id, Run.account_id == account_id)
     ).first()

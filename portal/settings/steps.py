@@ -80,11 +80,10 @@ def posted_secret(
     return value
 
 
-def echo_secret(posted: str, stored: str | None) -> str:
-    """What a re-rendered secret field shows: never the stored value, only a newly typed one."""
-    if is_placeholder(posted) or (stored and posted.strip() == stored):
-        return mask(stored)
-    return posted
+def _shown_secret(stored: str | None) -> str:
+    """What a re-rendered secret field shows: the placeholder at most, never a token (neither
+    the stored one nor one just typed; the browser keeps what was typed, see portal.js)."""
+    return mask(stored)
 
 
 def _required_text(form: MultiDict, name: str, errors: dict[str, str], limit: int) -> str:
@@ -211,7 +210,7 @@ class HaihaiSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = echo_secret(form.get("haihai_api_token", ""), ctx.settings.haihai_api_token)
+        token = _shown_secret(ctx.settings.haihai_api_token)
         return {
             "haihai_url": form.get("haihai_url", ""),
             "haihai_login_id": form.get("haihai_login_id", ""),
@@ -363,7 +362,7 @@ class KintoneSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = echo_secret(form.get("kintone_api_token", ""), ctx.settings.kintone_api_token)
+        token = _shown_secret(ctx.settings.kintone_api_token)
         return {
             "kintone_subdomain": form.get("kintone_subdomain", ""),
             "kintone_app_id": form.get("kintone_app_id", ""),
@@ -452,7 +451,14 @@ def mapping_view(
     ]
     return {
         "rows": [
-            {**row, "recommended": recommended_haihai_type(row["kintone_type"])}
+            # 付録1.1's recommendation names the 配配メール item type for a kintone type; the email
+            # row always goes to 配配メール's own 「メールアドレス」 item, so it gets none.
+            {
+                **row,
+                "recommended": None
+                if row["is_email"]
+                else recommended_haihai_type(row["kintone_type"]),
+            }
             for row in describe_rows(rows, ctx.kintone_fields)
         ],
         "addable": addable_fields(rows, ctx.kintone_fields),

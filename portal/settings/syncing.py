@@ -1,7 +1,8 @@
 """「kintone項目の同期」 and 「配配メール設定の同期」: fetch, store the snapshot, apply drift.
 
 A sync stores the connection values it used together with what it fetched (the snapshot belongs
-to them), but only after the fetch succeeded. On a re-sync every section is asked to remove or
+to them), and 配配メール's also 連携設定方法 = 「配配メールから同期した内容から設定する」, but only after
+the fetch succeeded; the section then shows exactly what is stored. On a re-sync every section is asked to remove or
 clear what the changes break (付録6.1/6.2); the removals and warnings are kept as the sync report
 until the next sync, so 「同期結果詳細」 can be reopened after a reload.
 """
@@ -19,6 +20,7 @@ from portal.integrations import kintone as kintone_api
 from portal.messages.haihai import haihai_message
 from portal.messages.kintone import missing_permissions_message, permissions_ok_message
 from portal.models.common import utcnow
+from portal.models.settings import HAIHAI_METHOD_SYNCED
 from portal.settings import messages as msg
 from portal.settings.haihai_drift import build_snapshot, diff_snapshots
 from portal.settings.kintone_app import CUSTOMER_APP, AppConnection, KintoneAppRole
@@ -212,6 +214,9 @@ def sync_haihai(ctx: SectionContext, form: MultiDict) -> SyncReport:
     settings.haihai_login_id = data.login_id
     if data.api_token != settings.haihai_api_token:
         settings.haihai_api_token = data.api_token
+    # A snapshot is what 「配配メールから同期した内容から設定する」 works from: the sync stores that
+    # method with it, so the page, the mapping dialog and storage never disagree (said on screen).
+    settings.haihai_method = HAIHAI_METHOD_SYNCED
     settings.haihai_snapshot = snapshot
     settings.haihai_synced_at = utcnow()
     ctx.session.add(settings)

@@ -204,7 +204,8 @@ def _run_sync(
     except syncing.SyncFailed as failed:
         return hx_response(_section_html(section, ctx, request.form, sync_error=failed.message))
     ctx = _context(connector_id)
-    html = _section_html(section, ctx, request.form, just_synced=True)
+    # Everything the section holds was stored by the sync: show storage, not the post.
+    html = _section_html(section, ctx, just_synced=True)
     return hx_response(html, trigger={event: {}})
 
 

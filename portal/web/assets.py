@@ -23,6 +23,14 @@ def static(filename: str):
     return send_from_directory(STATIC_FOLDER, filename, max_age=3600)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """The portal's icon for browsers that ask for /favicon.ico whatever the page says."""
+    return send_from_directory(
+        STATIC_FOLDER, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )
+
+
 @bp.get("/vendor/<package>/<path:filename>")
 def vendor(package: str, filename: str):
     """A file from an npm package's dist folder (installed by `make`, never committed)."""

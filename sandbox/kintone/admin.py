@@ -159,6 +159,31 @@ def create_token(state: State, body: dict) -> dict:
     return {"token": value}
 
 
+def list_tokens(state: State, args: dict) -> dict:
+    """GET /_sandbox/tokens[?subdomain=…&app=…]: every API token issued, with its app's name."""
+    wanted_domain = args.get("subdomain")
+    wanted_app = _optional_int(args, "app")
+    tokens = []
+    for name, domain in sorted(state.domains.items()):
+        if wanted_domain not in (None, name):
+            continue
+        for token in domain.tokens.values():
+            if wanted_app not in (None, token.app):
+                continue
+            app = domain.apps.get(token.app)
+            tokens.append(
+                {
+                    "subdomain": name,
+                    "app": str(token.app),
+                    "app_name": app.name if app else None,
+                    "token": token.value,
+                    "permissions": sorted(token.permissions),
+                    "active": token.active,
+                }
+            )
+    return {"tokens": tokens}
+
+
 def create_user(state: State, body: dict) -> dict:
     """POST /_sandbox/users: a login for X-Cybozu-Authorization."""
     domain = _domain(state, body)

@@ -177,6 +177,8 @@ class KintoneSandbox:
                     result = admin.create_app(state, body)
                 elif (method, name) == ("POST", "tokens"):
                     result = admin.create_token(state, body)
+                elif (method, name) == ("GET", "tokens"):
+                    result = admin.list_tokens(state, args)
                 elif (method, name) == ("POST", "users"):
                     result = admin.create_user(state, body)
                 elif (method, name) == ("POST", "records"):

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox.kintone import calc
 from sandbox.kintone.clock import USER_TZ, format_minute
 from sandbox.kintone.errors import Collector, KintoneError, coded
 from sandbox.kintone.records import empty_value, read_plan
@@ -210,6 +211,7 @@ class RecordWriter:
         lenient = ctx.lenient
         prefix = self.prefix
         written: set[str] = set()
+        loaded_calcs: set[int] = set()  # CALC values an admin load gave explicitly
         for code, cell in write.items():
             entry = plan.get(code)
             if entry is None:
@@ -231,6 +233,7 @@ class RecordWriter:
             elif kind == _NEVER:
                 if lenient and fld.type != "RECORD_NUMBER":
                     values[fld.fid] = raw if raw is not None else empty_value(fld.type)
+                    loaded_calcs.add(fld.fid)
                 elif not lenient:
                     self.errors.add(f"{prefix}.{code}.value", "not_writable")
             # _TARGET: lookup copies are filled from the source app, sent values are ignored
@@ -248,6 +251,7 @@ class RecordWriter:
             self._lookups(values, written, adding)
             self._required(values)
             self._unique(values, written, adding, None if adding else old.id)
+        _calculate(schema, values, keep=loaded_calcs)
         return Prepared(values, system)
 
     # Values --------------------------------------------------------------------------------------
@@ -676,6 +680,23 @@ def _static_default(fld: Field) -> Any:
     if ftype == "DATETIME":
         return _quiet(normalize_datetime, default) or ""
     return None
+
+
+def _calculate(schema: Schema, values: dict[int, Any], keep: set[int]) -> None:
+    """Fill the top-level CALC fields whose formula is in the arithmetic subset (calc.py)."""
+    calcs = [f for f in schema.fields.values() if f.type == "CALC" and f.fid not in keep]
+    if not calcs:
+        return
+    operands = {
+        code: (f.type, f.prop.get("expression", "") if f.type == "CALC" else values.get(f.fid))
+        for code, f in schema.fields.items()
+        if f.type in calc.NUMERIC_SOURCES
+    }
+    for fld in calcs:
+        try:
+            values[fld.fid] = calc.compute(fld.prop.get("expression", ""), operands)
+        except calc.Unsupported:
+            values[fld.fid] = empty_value("CALC")
 
 
 def _required_path(base: str, ftype: str) -> str:

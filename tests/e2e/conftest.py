@@ -265,16 +265,33 @@ def _chromium():
         browser.close()
 
 
+def _is_policy_violation(message) -> bool:
+    return message.type == "error" and "Content Security Policy" in message.text
+
+
 @pytest.fixture
 def browser_page(_chromium):
-    """A page in a fresh browser context (no cookies), Japanese locale, Tokyo time."""
+    """A page in a fresh browser context (no cookies), Japanese locale, Tokyo time.
+
+    Anything the Content-Security-Policy blocked during the test fails it at teardown.
+    """
     context = _chromium.new_context(
         locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1280, "height": 900}
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            violations.append(f"{page.url}: {m.text} {m.location}")
+            if _is_policy_violation(m)
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert violations == [], "blocked by the Content-Security-Policy"
 
 
 @dataclass

@@ -85,7 +85,8 @@ def test_first_sign_in_change_password_add_connector_and_logout(
     expect(page.get_by_role("heading", name="コネクター一覧")).to_be_visible()
     expect(page.locator("#connector-list-empty")).to_contain_text("連携はまだありません。")
 
-    # Adding a connector: an empty name is refused in place, a good one is listed.
+    # Adding a connector: an empty name is refused in place; a good one opens its 連携設定
+    # with a success message, and the list shows it.
     page.get_by_role("button", name="新しい連携を追加").click()
     name = page.get_by_label("連携設定名")
     expect(name).to_be_visible()
@@ -95,7 +96,14 @@ def test_first_sign_in_change_password_add_connector_and_logout(
     expect(page).to_have_url(f"{base}/")
     page.get_by_label("連携設定名").fill("配配メール-kintone連携01")
     page.locator("#connector-add-submit").click()
-    expect(page.get_by_text("「配配メール-kintone連携01」を追加しました。")).to_be_visible()
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/connectors/[0-9A-Z]{26}/settings$"))
+    expect(page.locator("#main > .alert-success")).to_have_text(
+        "「配配メール-kintone連携01」を追加しました。続けて連携設定を行ってください。"
+    )
+    expect(page.get_by_role("heading", name="Step1. 配配メールコネクタ基本設定")).to_be_visible()
+    expect(page.locator("#field-name")).to_have_value("配配メール-kintone連携01")
+    page.get_by_role("link", name="コネクター一覧").click()
+    expect(page.get_by_text("を追加しました。")).to_have_count(0)  # said once only
     row = page.locator("#connector-list tbody tr")
     expect(row).to_have_count(1)
     expect(row.locator(".connector-kind")).to_have_text("配配メール-kintone 連携")

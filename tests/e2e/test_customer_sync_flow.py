@@ -163,8 +163,8 @@ def test_two_conditions_from_the_dialog_select_what_the_run_sends_to_haihai(
 
     summary = page.locator("#customer-1-conditions-area")
     expect(summary).to_contain_text("すべての条件を満たす")
-    expect(summary).to_contain_text("業種 が次のいずれかを含む: 製造業")
-    expect(summary).to_contain_text("従業員数 が以上: 50")
+    expect(summary).to_contain_text("業種が「製造業」のいずれか")
+    expect(summary).to_contain_text("従業員数が50以上")
 
     # 「条件を確認」: the query and how many records match now.
     page.locator("#customer-1").get_by_role("button", name="条件を確認").click()
@@ -174,7 +174,7 @@ def test_two_conditions_from_the_dialog_select_what_the_run_sends_to_haihai(
 
     page.get_by_role("button", name="保存", exact=True).click()
     expect(page.locator("#settings-notice")).to_have_text("保存しました。")
-    expect(page.locator("#customer-1-conditions-area")).to_contain_text("従業員数 が以上: 50")
+    expect(page.locator("#customer-1-conditions-area")).to_contain_text("従業員数が50以上")
 
     # 実行 → the 連携ログ row of 顧客情報連携 1 ends in 成功 with 2 / 2.
     page.goto(f"{portal.url}/connectors/{connector_id}/run")
@@ -220,8 +220,8 @@ def test_two_conditions_from_the_dialog_select_what_the_run_sends_to_haihai(
     expect(dialog).to_be_hidden()
     summary = page.locator("#customer-1-conditions-area")
     expect(summary).to_contain_text("いずれかの条件を満たす")
-    expect(summary).to_contain_text("作成日時 が等しい: 先週 月曜日")
-    fifth = summary.get_by_text("氏名 が等しい: 名前5")
+    expect(summary).to_contain_text("作成日時が先週の月曜日")
+    fifth = summary.get_by_text("氏名が「名前5」と等しい")
     expect(fifth).to_be_hidden()
     summary.get_by_role("button", name="もっと見る").click()
     expect(fifth).to_be_visible()

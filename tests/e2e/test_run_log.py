@@ -64,6 +64,13 @@ def _seed_connector(live_portal, kintone_url: str, haihai_url: str, owner: str) 
     return connector_id, app_id
 
 
+def _column_widths(page) -> list[int]:
+    return page.eval_on_selector_all(
+        "#run-log-table thead th",
+        "cells => cells.map(c => Math.round(c.getBoundingClientRect().width))",
+    )
+
+
 def _get(url: str, **params) -> dict:
     with requests.get(url, params=params, timeout=10) as response:
         response.raise_for_status()
@@ -104,6 +111,11 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
     expect(log_row.locator(".run-name")).to_have_text(f"{DEMO_CONNECTOR_NAME} / 顧客閲覧URL連携")
     expect(log_row.locator(".run-status-label")).to_have_text("処理中", timeout=20_000)
     expect(log_row.locator(".run-progress")).to_be_visible()
+    widths_while_running = _column_widths(page)
+    # The account menu reads white on the blue bar.
+    assert page.eval_on_selector("#account-menu", "e => getComputedStyle(e).color") == (
+        "rgb(255, 255, 255)"
+    )
 
     # A second press while the first is running: the other worker takes it and it is refused.
     row.get_by_role("button", name="実行する").click()
@@ -115,6 +127,7 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
 
     expect(log_row.locator(".run-status-label")).to_have_text("成功", timeout=60_000)
     expect(log_row.locator(".run-count")).to_have_text("4 / 4")
+    assert _column_widths(page) == widths_while_running  # no jump when the bar goes away
     expect(log_row.locator(".run-time")).to_have_text(
         re.compile(r"^\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}:\d{2} - \d{2}:\d{2}:\d{2}$")
     )

@@ -56,8 +56,7 @@ def test_configure_steps_1_to_4_then_resync_after_a_deleted_field(signed_in_page
     # An empty connector from the list, then its 連携設定.
     page.get_by_role("button", name="新しい連携を追加").click()
     page.get_by_label("連携設定名").fill("顧客リスト連携")
-    page.locator("#connector-add-submit").click()
-    page.locator("#connector-list .connector-settings-button").click()
+    page.locator("#connector-add-submit").click()  # opens the new connector's 連携設定
     expect(page).to_have_url(re.compile(re.escape(base) + r"/connectors/\w+/settings$"))
     expect(page.get_by_role("heading", name="Step1. 配配メールコネクタ基本設定")).to_be_visible()
     expect(page.get_by_label("連携設定名")).to_have_value("顧客リスト連携")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal.auth import sessions
 from portal.auth.passwords import hash_password
-from portal.auth.views import LAST_SEEN_KEY
+from portal.auth.views import SESSION_TOKEN_KEY
 from portal.db import session_scope
 from portal.models.accounts import Account
 
@@ -49,10 +49,12 @@ def create_account(
 
 def sign_in(client: FlaskClient, account: Account) -> None:
     """Make `client`'s session signed in as `account` without going through the login form."""
+    with client.application.app_context(), session_scope() as db:
+        token = sessions.start(db, account.id)
     with client.session_transaction() as session:
         session["_user_id"] = account.get_id()
         session["_fresh"] = True
-        session[LAST_SEEN_KEY] = time.time()
+        session[SESSION_TOKEN_KEY] = token
 
 
 def login(client: FlaskClient, connector_id: str, password: str = DEFAULT_PASSWORD, **kwargs):

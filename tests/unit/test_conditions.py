@@ -8,6 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.connector_types.haihai_kintone.customer.condition_phrases import (
+    describe_condition,
+    describe_conditions,
+)
 from portal.connector_types.haihai_kintone.customer.condition_terms import (
     choice_options,
     date_value_kinds,
@@ -21,8 +25,6 @@ from portal.connector_types.haihai_kintone.customer.conditions import (
     build_query,
     condition_query,
     date_function,
-    describe_condition,
-    describe_conditions,
     quote_string,
     resolve_date_value,
 )
@@ -530,41 +532,41 @@ def test_without_fields_no_existence_check_is_made():
     [
         (
             Condition("stage", "CHECK_BOX", "in", ("見込み", "商談中")),
-            "ステータス が次のいずれかを含む: 見込み, 商談中",
+            "ステータスが「見込み」「商談中」のいずれか",
         ),
         (
             Condition("stage", "CHECK_BOX", "not_in", ("",)),
-            "ステータス が次のいずれも含まない: (未選択)",
+            "ステータスが「(未選択)」のいずれでもない",
         ),
-        (Condition("name", "SINGLE_LINE_TEXT", "eq", "ABC"), "会社名 が等しい: ABC"),
-        (Condition("name", "SINGLE_LINE_TEXT", "ne", ""), "会社名 が等しくない: (空白)"),
+        (Condition("name", "SINGLE_LINE_TEXT", "eq", "ABC"), "会社名が「ABC」と等しい"),
+        (Condition("name", "SINGLE_LINE_TEXT", "ne", ""), "会社名が空欄ではない"),
         (
             Condition("name", "SINGLE_LINE_TEXT", "in", "AA BB"),
-            "会社名 が次のいずれかと等しい: AA BB",
+            "会社名が「AA」「BB」のいずれかと等しい",
         ),
-        (Condition("memo", "MULTI_LINE_TEXT", "like", "重要"), "メモ が次のキーワードを含む: 重要"),
-        (Condition("score", "NUMBER", "ge", "10"), "スコア が以上: 10"),
+        (Condition("memo", "MULTI_LINE_TEXT", "like", "重要"), "メモに「重要」を含む"),
+        (Condition("score", "NUMBER", "ge", "10"), "スコアが10以上"),
         (
             Condition("created", "CREATED_TIME", "le", {"kind": "yesterday"}),
-            "作成日時 が以前: 昨日",
+            "作成日時が昨日以前",
         ),
         (
             Condition("created", "CREATED_TIME", "lt", {"kind": "last_week", "weekday": "MONDAY"}),
-            "作成日時 がより前: 先週 月曜日",
+            "作成日時が先週の月曜日より前",
         ),
         (
             Condition("created", "CREATED_TIME", "gt", {"kind": "this_week"}),
-            "作成日時 がより後: 今週 すべての曜日",
+            "作成日時が今週より後",
         ),
         (
             Condition("due", "DATE", "eq", {"kind": "next_month", "day": "LAST"}),
-            "締切日 が等しい: 来月 末日",
+            "締切日が来月の末日",
         ),
         (
             Condition("due", "DATE", "ne", {"kind": "this_month", "day": 31}),
-            "締切日 が等しくない: 今月 31日",
+            "締切日が今月の31日ではない",
         ),
-        (Condition("due", "DATE", "ge", {"kind": "last_month"}), "締切日 が以降: 先月 すべて"),
+        (Condition("due", "DATE", "ge", {"kind": "last_month"}), "締切日が先月以降"),
         (
             Condition(
                 "updated",
@@ -572,14 +574,29 @@ def test_without_fields_no_existence_check_is_made():
                 "ge",
                 {"kind": "from_today", "amount": 3, "unit": "days", "direction": "before"},
             ),
-            "更新日時 が以降: 実行タイミングから3日前",
+            "更新日時が実行日時の3日前以降",
         ),
         (
             Condition("met", "DATETIME", "eq", {"kind": "absolute", "value": "2024-01-31T09:00"}),
-            "面談日時 が等しい: 2024-01-31 09:00",
+            "面談日時が2024-01-31 09:00",
         ),
-        (Condition("due", "DATE", "eq", {"kind": "next_year"}), "締切日 が等しい: 来年"),
-        (Condition("memo", "MULTI_LINE_TEXT", "is_empty"), "メモ が空である"),
+        (Condition("due", "DATE", "eq", {"kind": "next_year"}), "締切日が来年"),
+        (Condition("memo", "MULTI_LINE_TEXT", "is_empty"), "メモが空欄"),
+        (
+            Condition(
+                "due",
+                "DATE",
+                "ge",
+                {"kind": "from_today", "amount": 3, "unit": "years", "direction": "before"},
+            ),
+            "締切日が実行日の3年前以降",
+        ),
+        (Condition("memo", "MULTI_LINE_TEXT", "not_like", "済"), "メモに「済」を含まない"),
+        (Condition("score", "NUMBER", "ne", "0"), "スコアが0ではない"),
+        (Condition("score", "NUMBER", "eq", ""), "スコアが空欄"),
+        (Condition("stage", "CHECK_BOX", "in", ()), "ステータスが「(未選択)」のいずれか"),
+        (Condition("due", "DATE", "eq", {"kind": "tomorrow"}), "締切日が明日"),
+        (Condition("due", "DATE", "eq", {"kind": "bogus"}), "締切日が(不明な指定)"),
     ],
 )
 def test_describe_condition_gives_one_japanese_line(condition, text):
@@ -594,4 +611,4 @@ def test_describe_uses_the_code_when_the_field_is_unknown_and_lists_all():
             Condition("score", "NUMBER", "le", "2"),
         ),
     )
-    assert describe_conditions(conditions, FIELDS) == ["gone が等しい: 1", "スコア が以下: 2"]
+    assert describe_conditions(conditions, FIELDS) == ["goneが1", "スコアが2以下"]

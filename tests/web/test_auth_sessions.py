@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-import time
 
 import pytest
 from sqlmodel import select
 
 from portal import create_app
-from portal.auth import service
-from portal.auth.views import LAST_SEEN_KEY
+from portal.auth import service, sessions
+from portal.auth.views import SESSION_TOKEN_KEY
 from portal.db import session_scope
+from portal.models.accounts import LoginSession
+from portal.models.common import utcnow
 from portal.models.connectors import Connector
 from tests.support.accounts import create_account, login, sign_in
 
@@ -53,6 +55,55 @@ def test_logout_ends_the_session_and_says_so(app, client):
     assert client.get("/").headers["Location"] == "/login"
 
 
+def _copy_cookie(source, target) -> None:
+    cookie = source.get_cookie("session")
+    target.set_cookie("session", cookie.value, domain=cookie.domain)
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(app, client):
+    create_account(app, "HC0001")
+    login(client, "HC0001")
+    thief = app.test_client()
+    _copy_cookie(client, thief)
+    assert thief.get("/").status_code == 200  # the copy works while the session lives
+    client.post("/logout")
+    assert thief.get("/").headers["Location"] == "/login"
+    assert thief.post("/connectors", data={"name": "after logout"}).status_code == 302
+    with app.app_context(), session_scope() as session:
+        assert session.exec(select(Connector)).all() == []
+        assert session.exec(select(LoginSession)).all() == []
+
+
+def test_logout_ends_only_the_session_of_that_browser(app, client):
+    create_account(app, "HC0001")
+    login(client, "HC0001")
+    other_browser = app.test_client()
+    login(other_browser, "HC0001")
+    client.post("/logout")
+    assert client.get("/").status_code == 302
+    assert other_browser.get("/").status_code == 200
+
+
+def test_a_signed_identity_without_a_live_server_session_is_anonymous(app, client):
+    account = create_account(app, "HC0001")
+    with client.session_transaction() as session:
+        session["_user_id"] = account.get_id()
+        session[SESSION_TOKEN_KEY] = "forged-or-ended-token"
+    assert client.get("/").headers["Location"] == "/login"
+
+
+def test_signing_in_again_replaces_the_previous_server_session(app, client):
+    account = create_account(app, "HC0001")
+    login(client, "HC0001")
+    stale = app.test_client()
+    _copy_cookie(client, stale)
+    client.post("/logout")
+    login(client, "HC0001")
+    assert stale.get("/").status_code == 302
+    with app.app_context(), session_scope() as session:
+        assert sessions.count(session, account.id) == 1
+
+
 def test_logout_is_post_only(client):
     assert client.get("/logout").status_code == 405
 
@@ -84,7 +135,7 @@ def test_htmx_requests_need_the_header_token(csrf_app):
     accepted = client.post(
         "/connectors", data={"name": "A"}, headers={**HX, "X-CSRFToken": _header_token(page)}
     )
-    assert accepted.headers["HX-Redirect"] == "/"
+    assert accepted.headers["HX-Redirect"].endswith("/settings")
     with csrf_app.app_context(), session_scope() as session:
         names = [c.name for c in session.exec(select(Connector)).all()]
     assert names == ["A"]
@@ -138,9 +189,16 @@ def test_htmx_redirect_ignores_a_current_url_of_another_site(client):
     assert response.headers["HX-Redirect"] == "/login"
 
 
-def _age_session(client, seconds: float) -> None:
-    with client.session_transaction() as session:
-        session[LAST_SEEN_KEY] = time.time() - seconds
+def _age_session(client, seconds: float, *, created_seconds_ago: float | None = None) -> None:
+    """Move the server-side clock of `client`'s session `seconds` into the past."""
+    with client.session_transaction() as cookie:
+        token = cookie[SESSION_TOKEN_KEY]
+    with client.application.app_context(), session_scope() as session:
+        row = session.get(LoginSession, sessions.token_hash(token))
+        row.last_seen_at = utcnow() - dt.timedelta(seconds=seconds)
+        if created_seconds_ago is not None:
+            row.created_at = utcnow() - dt.timedelta(seconds=created_seconds_ago)
+        session.add(row)
 
 
 def test_idle_session_expires_after_the_configured_minutes(app, client):
@@ -155,6 +213,27 @@ def test_idle_session_expires_after_the_configured_minutes(app, client):
     page = _text(client.get("/login"))
     assert "一定時間操作がなかったため、ログアウトしました。" in page
     assert client.get("/").status_code == 302
+
+
+def test_activity_does_not_keep_a_session_beyond_its_lifetime(app, client):
+    account = create_account(app, "HC0001")
+    sign_in(client, account)
+    _age_session(client, 60, created_seconds_ago=11 * 3600)
+    assert client.get("/").status_code == 200
+    _age_session(client, 60, created_seconds_ago=12 * 3600 + 60)
+    assert client.get("/").headers["Location"] == "/login"
+
+
+def test_the_idle_clock_is_kept_on_the_server(app, client):
+    account = create_account(app, "HC0001")
+    sign_in(client, account)
+    _age_session(client, 60)
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as cookie:
+        token = cookie[SESSION_TOKEN_KEY]
+    with app.app_context(), session_scope() as session:
+        row = session.get(LoginSession, sessions.token_hash(token))
+        assert (utcnow() - row.last_seen_at).total_seconds() < 5
 
 
 def test_idle_htmx_request_is_redirected_to_login_as_a_whole_page(app, client):
@@ -211,5 +290,4 @@ def test_malformed_or_unknown_session_identities_are_anonymous(app, client, iden
     create_account(app, "HC0001")
     with client.session_transaction() as session:
         session["_user_id"] = identity
-        session[LAST_SEEN_KEY] = time.time()
     assert client.get("/").headers["Location"] == "/login"

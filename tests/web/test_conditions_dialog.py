@@ -284,17 +284,17 @@ def test_adding_a_field_that_cannot_be_a_condition_is_refused(env, code):
 # --- applying: every operator per type -----------------------------------------------------
 
 OPERATOR_CASES = [
-    ("name", "SINGLE_LINE_TEXT", "eq", "山田", "氏名 が等しい: 山田"),
-    ("name", "SINGLE_LINE_TEXT", "ne", "山田", "氏名 が等しくない: 山田"),
-    ("name", "SINGLE_LINE_TEXT", "in", "AA BB", "氏名 が次のいずれかと等しい: AA BB"),
-    ("name", "SINGLE_LINE_TEXT", "like", "山", "氏名 が次のキーワードを含む: 山"),
-    ("homepage", "LINK", "not_like", "example", "ホームページ が次のキーワードを含まない: example"),
-    ("notes", "MULTI_LINE_TEXT", "like", "重要", "備考 が次のキーワードを含む: 重要"),
-    ("notes", "MULTI_LINE_TEXT", "not_like", "解約", "備考 が次のキーワードを含まない: 解約"),
-    ("employees", "NUMBER", "eq", "100", "従業員数 が等しい: 100"),
-    ("employees", "NUMBER", "ne", "0", "従業員数 が等しくない: 0"),
-    ("score", "CALC", "le", "20", "スコア が以下: 20"),
-    ("レコード番号", "RECORD_NUMBER", "ge", "3", "レコード番号 が以上: 3"),
+    ("name", "SINGLE_LINE_TEXT", "eq", "山田", "氏名が「山田」と等しい"),
+    ("name", "SINGLE_LINE_TEXT", "ne", "山田", "氏名が「山田」と等しくない"),
+    ("name", "SINGLE_LINE_TEXT", "in", "AA BB", "氏名が「AA」「BB」のいずれかと等しい"),
+    ("name", "SINGLE_LINE_TEXT", "like", "山", "氏名に「山」を含む"),
+    ("homepage", "LINK", "not_like", "example", "ホームページに「example」を含まない"),
+    ("notes", "MULTI_LINE_TEXT", "like", "重要", "備考に「重要」を含む"),
+    ("notes", "MULTI_LINE_TEXT", "not_like", "解約", "備考に「解約」を含まない"),
+    ("employees", "NUMBER", "eq", "100", "従業員数が100"),
+    ("employees", "NUMBER", "ne", "0", "従業員数が0ではない"),
+    ("score", "CALC", "le", "20", "スコアが20以下"),
+    ("レコード番号", "RECORD_NUMBER", "ge", "3", "レコード番号が3以上"),
 ]
 
 
@@ -319,17 +319,17 @@ def test_text_and_number_operators_are_applied(env, code, ftype, operator, value
             "DROP_DOWN",
             "in",
             ["", "製造業"],
-            "業種 が次のいずれかを含む: (未選択), 製造業",
+            "業種が「(未選択)」「製造業」のいずれか",
         ),
-        ("interests", "CHECK_BOX", "not_in", ["経費"], "関心 が次のいずれも含まない: 経費"),
+        ("interests", "CHECK_BOX", "not_in", ["経費"], "関心が「経費」のいずれでもない"),
         (
             "regions",
             "MULTI_SELECT",
             "in",
             ["関東", "関西"],
-            "地域 が次のいずれかを含む: 関東, 関西",
+            "地域が「関東」「関西」のいずれか",
         ),
-        ("rank", "RADIO_BUTTON", "not_in", ["B"], "ランク が次のいずれも含まない: B"),
+        ("rank", "RADIO_BUTTON", "not_in", ["B"], "ランクが「B」のいずれでもない"),
     ],
 )
 def test_choice_operators_keep_the_chosen_options(env, code, ftype, operator, choices, summary):
@@ -358,28 +358,28 @@ DATE_FORMS = [
     ({"date_kind": "absolute", "date_value": "2024-04-01T09:30"}, "meeting",
      {"kind": "absolute", "value": "2024-04-01T09:30"}, "2024-04-01 09:30"),
     ({"date_kind": "from_today", "amount": "3", "unit": "days", "direction": "before"}, "作成日時",
-     {"kind": "from_today", "amount": 3, "unit": "days", "direction": "before"}, "実行タイミングから3日前"),
+     {"kind": "from_today", "amount": 3, "unit": "days", "direction": "before"}, "実行日時の3日前"),
     ({"date_kind": "from_today", "amount": "2", "unit": "weeks", "direction": "after"}, "contacted",
-     {"kind": "from_today", "amount": 2, "unit": "weeks", "direction": "after"}, "実行タイミングから2週後"),
+     {"kind": "from_today", "amount": 2, "unit": "weeks", "direction": "after"}, "実行日の2週間後"),
     ({"date_kind": "from_today", "amount": "6", "unit": "months", "direction": "before"}, "meeting",
-     {"kind": "from_today", "amount": 6, "unit": "months", "direction": "before"}, "実行タイミングから6月前"),
+     {"kind": "from_today", "amount": 6, "unit": "months", "direction": "before"}, "実行日時の6か月前"),
     ({"date_kind": "from_today", "amount": "1", "unit": "years", "direction": "after"}, "更新日時",
-     {"kind": "from_today", "amount": 1, "unit": "years", "direction": "after"}, "実行タイミングから1年後"),
+     {"kind": "from_today", "amount": 1, "unit": "years", "direction": "after"}, "実行日時の1年後"),
     ({"date_kind": "yesterday"}, "contacted", {"kind": "yesterday"}, "昨日"),
     ({"date_kind": "today"}, "contacted", {"kind": "today"}, "今日"),
     ({"date_kind": "tomorrow"}, "contacted", {"kind": "tomorrow"}, "明日"),
     ({"date_kind": "last_week", "weekday": "MONDAY"}, "作成日時",
-     {"kind": "last_week", "weekday": "MONDAY"}, "先週 月曜日"),
+     {"kind": "last_week", "weekday": "MONDAY"}, "先週の月曜日"),
     ({"date_kind": "this_week", "weekday": ""}, "作成日時",
-     {"kind": "this_week", "weekday": None}, "今週 すべての曜日"),
+     {"kind": "this_week", "weekday": None}, "今週"),
     ({"date_kind": "next_week", "weekday": "SUNDAY"}, "contacted",
-     {"kind": "next_week", "weekday": "SUNDAY"}, "来週 日曜日"),
+     {"kind": "next_week", "weekday": "SUNDAY"}, "来週の日曜日"),
     ({"date_kind": "last_month", "day": "31"}, "contacted",
-     {"kind": "last_month", "day": 31}, "先月 31日"),
+     {"kind": "last_month", "day": 31}, "先月の31日"),
     ({"date_kind": "this_month", "day": "LAST"}, "meeting",
-     {"kind": "this_month", "day": "LAST"}, "今月 末日"),
+     {"kind": "this_month", "day": "LAST"}, "今月の末日"),
     ({"date_kind": "next_month", "day": ""}, "contacted",
-     {"kind": "next_month", "day": None}, "来月 すべて"),
+     {"kind": "next_month", "day": None}, "来月"),
     ({"date_kind": "last_year"}, "contacted", {"kind": "last_year"}, "昨年"),
     ({"date_kind": "this_year"}, "contacted", {"kind": "this_year"}, "今年"),
     ({"date_kind": "next_year"}, "contacted", {"kind": "next_year"}, "来年"),
@@ -391,7 +391,7 @@ def test_every_date_form_is_stored_structurally_and_summarised(env, inputs, code
     response = apply(env, row(0, code, "ge", **inputs))
     (condition,) = applied_json(response)["conditions"]
     assert condition["value"] == value
-    assert f"が以降: {shown}" in text_of(response.get_data(as_text=True))
+    assert f"が{shown}以降" in text_of(response.get_data(as_text=True))
     # Opening the dialog again shows the same choice.
     html = open_dialog(env, hidden_value(response.get_data(as_text=True), "customer-1-conditions"))
     assert selected(html, "cond-0-date_kind") == [inputs["date_kind"]]
@@ -418,7 +418,7 @@ def test_match_is_kept_and_shown_above_two_or_more_conditions(env, match, label)
     assert applied_json(response)["match"] == match
     text = text_of(response.get_data(as_text=True))
     assert label in text
-    assert "作成日時 が以前: 昨日" in text and "更新日時 が以前: 昨日" in text
+    assert "作成日時が昨日以前" in text and "更新日時が昨日以前" in text
 
 
 def test_a_single_condition_shows_no_match_line(env):
@@ -432,11 +432,11 @@ def test_summary_shows_four_conditions_and_the_rest_behind_motto_miru(env):
     shown = html.split('class="list-unstyled mb-1 conditions-summary"')[1].split("</ul>")[0]
     more = html.split('class="list-unstyled mb-1 collapse conditions-more"')[1].split("</ul>")[0]
     assert [text_of(x).strip() for x in re.findall(r"<li[^>]*>(.*?)</li>", shown)] == [
-        f"従業員数 が以上: {i}" for i in range(4)
+        f"従業員数が{i}以上" for i in range(4)
     ]
     assert [text_of(x).strip() for x in re.findall(r"<li[^>]*>(.*?)</li>", more)] == [
-        "従業員数 が以上: 4",
-        "従業員数 が以上: 5",
+        "従業員数が4以上",
+        "従業員数が5以上",
     ]
     assert "もっと見る" in text_of(html) and "簡易表示" in text_of(html)
     assert 'data-bs-toggle="collapse"' in html and 'aria-expanded="false"' in html
@@ -479,9 +479,9 @@ def test_no_condition_means_every_record(env):
 @pytest.mark.parametrize(
     ("code", "operator", "summary"),
     [
-        ("name", "eq", "氏名 が等しい: (空白)"),
-        ("name", "ne", "氏名 が等しくない: (空白)"),
-        ("employees", "eq", "従業員数 が等しい: (空白)"),
+        ("name", "eq", "氏名が空欄"),
+        ("name", "ne", "氏名が空欄ではない"),
+        ("employees", "eq", "従業員数が空欄"),
     ],
 )
 def test_a_blank_value_is_allowed_where_kintone_can_search_for_it(env, code, operator, summary):
@@ -560,7 +560,7 @@ def test_applied_conditions_are_saved_and_reach_the_connector_config(env):
         ),
     )
     page = env.page()
-    assert "業種 が次のいずれかを含む: 製造業, (未選択)" in text_of(page)
+    assert "業種が「製造業」「(未選択)」のいずれか" in text_of(page)
     assert hidden_value(page, "customer-1-conditions") == hidden
 
 

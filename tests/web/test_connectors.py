@@ -63,24 +63,26 @@ def test_the_list_shows_type_and_name_of_each_own_connector(app, account, client
     assert "よその連携" not in page
 
 
-def test_adding_a_connector_saves_it_and_returns_to_the_list(app, account, client):
+def test_adding_a_connector_saves_it_and_opens_its_settings(app, account, client):
     response = client.post("/connectors", data={"kind": HAIHAI_KINTONE, "name": "  新規連携  "})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
-    page = _text(client.get("/"))
-    assert "「新規連携」を追加しました。" in page
-    assert '<td class="connector-name">新規連携</td>' in page
     [connector] = _connectors(app)
+    assert response.headers["Location"] == f"/connectors/{connector.id}/settings"
+    page = _text(client.get(response.headers["Location"]))
+    assert "「新規連携」を追加しました。続けて連携設定を行ってください。" in page
+    assert "Step1. 配配メールコネクタ基本設定" in page
     assert connector.account_id == account.id
     assert connector.kind == HAIHAI_KINTONE
     assert len(connector.id) == 26
+    assert '<td class="connector-name">新規連携</td>' in _text(client.get("/"))
 
 
 def test_htmx_add_redirects_the_whole_page(app, account, client):
     response = client.post("/connectors", data={"name": "HX連携"}, headers=HX)
     assert response.status_code == 200
-    assert response.headers["HX-Redirect"] == "/"
-    assert [c.name for c in _connectors(app)] == ["HX連携"]
+    [connector] = _connectors(app)
+    assert response.headers["HX-Redirect"] == f"/connectors/{connector.id}/settings"
+    assert connector.name == "HX連携"
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,7 @@ def test_synced_rows_select_items_with_the_email_item_first(env):
     html = _dialog(env, {"haihai_method": "synced", "action": "add", "new_field": "email"})
     assert _rows(html) == ["email"]
     page = text_of(html)
+    assert "推奨" not in page  # the email row goes to the email item, whatever its kintone type
     assert "2. 配配メール項目の選択" in page
     assert "文字列 (1行)" in page  # the kintone type next to the field
     email_select = _options(html, "mapping-0-haihai_id")
@@ -98,7 +99,7 @@ def test_synced_rows_select_items_with_the_email_item_first(env):
     # Same label on both sides: the 配配メール item is preselected.
     assert '<option value="I11" selected>' in html
     assert "I1" not in _options(html, "mapping-1-haihai_id")  # email item not offered again
-    assert "推奨: テキストボックス" in text_of(html)
+    assert text_of(html).count("推奨: テキストボックス") == 1  # the 会社名 row only
 
 
 def test_manual_rows_are_text_inputs_prefilled_with_the_email_display_name(env):
@@ -109,6 +110,20 @@ def test_manual_rows_are_text_inputs_prefilled_with_the_email_display_name(env):
     assert "3. 配配メールの「メールアドレス」項目の表示名" in page
     assert "配配メールの「メールアドレス」項目の表示名をデフォルトから変更する" in page
     assert "変更後の表示名" in page
+    # Hidden until 「…デフォルトから変更する」 is ticked (portal.js shows it on the tick).
+    assert '<div class="mt-2 d-none" id="mapping-email-display-name-group">' in html
+    assert 'data-toggle-visible="#mapping-email-display-name-group"' in html
+    ticked = _dialog(
+        env,
+        {
+            "haihai_method": "manual",
+            "mapping-0-kintone": "email",
+            "mapping-0-haihai": "メールアドレス",
+            "email_custom": "1",
+            "action": "refresh",
+        },
+    )
+    assert '<div class="mt-2" id="mapping-email-display-name-group">' in ticked
     # The synced-only select is not used in the manual method.
     assert 'name="mapping-0-haihai_id"' not in html
 

@@ -197,7 +197,9 @@ def test_changing_the_haihai_method_on_the_page_rerenders_every_setting(env):
     )
     html = env.post("/customer/refresh", page_form(env, values)).get_data(as_text=True)
     assert '<option value="1" selected>メールマガジン（ID: 1）</option>' in html
-    assert "change[target.name=='haihai_method'] from:body" in html
+    assert 'hx-trigger="haihai-method-changed from:body"' in html
+    page = env.get().get_data(as_text=True)
+    assert page.count('data-change-event="haihai-method-changed"') == 2  # both radios of Step2
 
 
 @sqlite_only
@@ -655,7 +657,7 @@ def test_page_shows_the_saved_settings_again(env):
     assert is_checked(html, "customer-1-target_type-group")
     assert is_checked(html, "customer-1-blank-blank")
     assert is_checked(html, "customer-1-allow_present")
-    assert "従業員数 が以上: 10" in text_of(html)
+    assert "従業員数が10以上" in text_of(html)
 
 
 # --- drift ------------------------------------------------------------------------------------
@@ -706,7 +708,7 @@ def test_kintone_label_change_keeps_the_condition_and_the_summary_follows(env):
     env.kintone_fields(update={"employees": {"label": "社員数"}})
     env.post("/kintone-sync", env.access_form())
     assert len(saved_setting(env).conditions.conditions) == 1
-    assert "社員数 が以上: 10" in text_of(env.page())
+    assert "社員数が10以上" in text_of(env.page())
 
 
 def test_step5_rerenders_from_storage_after_a_sync(env):
@@ -716,7 +718,7 @@ def test_step5_rerenders_from_storage_after_a_sync(env):
     assert "kintoneSynced" in response.headers["HX-Trigger"]
     html = env.get("/sections/step5").get_data(as_text=True)
     assert 'id="section-step5"' in html
-    assert "社員数 が以上: 10" in text_of(html)
+    assert "社員数が10以上" in text_of(html)
 
 
 def test_haihai_resync_clears_deleted_groups_and_plans_and_lists_them(env):

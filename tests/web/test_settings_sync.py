@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import unescape
 
 import pytest
@@ -257,3 +258,76 @@ def test_sync_uses_the_stored_token_when_the_placeholder_is_posted(env):
     with env.app.app_context(), session_scope() as session:
         row = session.get(ConnectorSettings, env.connector_id)
         assert (row.kintone_api_token, row.haihai_api_token) == (KINTONE_TOKEN, HAIHAI_TOKEN)
+
+
+# --- secrets are never rendered back ------------------------------------------------------------
+
+TYPED_KINTONE = "TypedToken12345"
+TYPED_HAIHAI = "typed-haihai-token-123"
+
+
+@pytest.mark.parametrize("path", ["/kintone-sync", "/kintone-check", "/haihai-sync", ""])
+def test_a_failed_sync_check_or_save_never_renders_a_typed_token(env, path):
+    form = env.access_form(
+        kintone_api_token=TYPED_KINTONE,
+        haihai_api_token=TYPED_HAIHAI,
+        kintone_app_id="999",  # fails kintone
+        haihai_login_id="nobody",  # fails 配配メール
+    )
+    response = env.post(path, form)
+    html = response.get_data(as_text=True)
+    assert response.status_code in (200, 422)
+    assert TYPED_KINTONE not in html and TYPED_HAIHAI not in html
+    token_inputs = re.findall(r'<input type="password"[^>]*>', html)
+    assert token_inputs, "the answer re-renders no token field"
+    for tag in token_inputs:
+        assert re.search(r'value="(|••••••••)"', tag), tag
+        assert "data-keep-typed" in tag
+
+
+def test_a_refused_save_shows_the_placeholder_of_the_stored_token_not_the_typed_one(env):
+    env.sync_both()
+    form = env.valid_form(kintone_api_token=TYPED_KINTONE, haihai_url="not a url")
+    response = env.post("", form)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert TYPED_KINTONE not in html and KINTONE_TOKEN not in html
+    assert re.search(r'name="kintone_api_token"\s+value="••••••••"', html)
+
+
+# --- a sync saves a consistent whole, and the page shows what is stored --------------------------
+
+
+def test_haihai_sync_also_stores_the_synced_method_and_says_so(env):
+    from tests.support.step5_env import is_checked
+
+    assert env.stored().haihai_method == "manual"
+    response = env.post("/haihai-sync", env.access_form(haihai_method="manual"))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert env.stored().haihai_method == "synced"
+    assert is_checked(html, "field-haihai_method-synced")
+    assert not is_checked(html, "field-haihai_method-manual")
+    assert "連携設定方法「配配メールから同期した内容から設定する」を保存しました。" in html
+    page = env.page()  # a reload agrees
+    assert is_checked(page, "field-haihai_method-synced")
+    assert "最終同期日時: 未同期" not in page
+    dialog = env.get("/mapping").get_data(as_text=True)
+    assert "2. 配配メール項目の選択" in dialog or "配配メール項目の選択" in dialog
+
+
+def test_a_failed_sync_stores_nothing_and_keeps_what_was_posted(env):
+    from tests.support.step5_env import is_checked
+
+    form = env.access_form(haihai_method="synced", haihai_api_token="wrong-token")
+    html = env.post("/haihai-sync", form).get_data(as_text=True)
+    stored = env.stored()
+    assert stored.haihai_method == "manual"
+    assert not stored.haihai_url and stored.haihai_synced_at is None
+    assert is_checked(html, "field-haihai_method-synced")  # the user's choice, still unsaved
+
+
+def test_kintone_sync_shows_the_stored_connection_values(env):
+    html = env.post("/kintone-sync", env.access_form()).get_data(as_text=True)
+    assert "サブドメイン名・アプリID・APIトークンを保存しました。" in html
+    assert re.search(r'name="kintone_api_token"\s+value="••••••••"', html)

@@ -35,6 +35,32 @@ def test_reset_forgets_everything_and_restores_knobs(kt):
     assert kt.error_of(response) == (400, "GAIA_IA02")
 
 
+def test_issued_tokens_are_listed_by_subdomain_and_app(kt):
+    customers = kt.create_app({}, name="顧客リスト")
+    other = kt.create_app({}, name="商談")
+    kt.token(customers, "view", "edit", token="customers-token")
+    kt.token(other, token="other-token", active=False)
+    kt.token(kt.create_app({}, sub="elsewhere"), sub="elsewhere", token="elsewhere-token")
+    listed = kt.admin("GET", "tokens").json()["tokens"]
+    assert {t["token"] for t in listed} == {"customers-token", "other-token", "elsewhere-token"}
+    mine = kt.admin("GET", "tokens", params={"subdomain": "example", "app": customers}).json()
+    assert mine == {
+        "tokens": [
+            {
+                "subdomain": "example",
+                "app": str(customers),
+                "app_name": "顧客リスト",
+                "token": "customers-token",
+                "permissions": ["edit", "view"],
+                "active": True,
+            }
+        ]
+    }
+    drafts = kt.admin("GET", "tokens", params={"app": other}).json()["tokens"]
+    assert [(t["token"], t["active"]) for t in drafts] == [("other-token", False)]
+    assert kt.admin("GET", "tokens", params={"app": "x"}).status_code == 400
+
+
 def test_create_app_with_fixed_id_locale_and_own_system_codes(kt):
     assert kt.create_app({}, app=40) == 40
     assert kt.create_app({}) == 41

@@ -1,7 +1,7 @@
 """連携条件 (manual 付録1.2): operators per kintone field type, and conditions → kintone query.
 
 Pure: no I/O. The settings dialog asks `operators_for(field_type)` which operators to offer and
-`describe_condition` for the one-line summaries under the button; a run turns the stored
+`condition_phrases.describe_condition` for the summaries under the button; a run turns the stored
 `ConditionSet` into a kintone query with `build_query` (spec kintone-rest.md §5).
 
 Decisions where the manual leaves room:
@@ -32,12 +32,10 @@ from zoneinfo import ZoneInfo
 from portal.connector_types.haihai_kintone.customer.condition_terms import (
     ALL_DAYS_LABEL,
     ALL_WEEKDAYS_LABEL,
-    BLANK_LABEL,
     CHOICE_TYPES,
     COMPARISON,
     CONDITION_FIELD_TYPES,
     DATE_DIRECTIONS,
-    DATE_TYPES,
     DATE_UNITS,
     EMPTINESS_OPERATORS,
     MONTH_END_LABEL,
@@ -46,12 +44,10 @@ from portal.connector_types.haihai_kintone.customer.condition_terms import (
     NUMBER_TYPES,
     SIMPLE_DAY_KINDS,
     TEXT_TYPES,
-    UNSELECTED_LABEL,
     VALUE_REQUIRED,
     WEEK_KINDS,
     WEEKDAYS,
     YEAR_KINDS,
-    operator_label,
     operators_for,
 )
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
@@ -489,77 +485,3 @@ def build_query(
         return parts[0]
     joiner = " and " if condition_set.match == "all" else " or "
     return joiner.join(f"({part})" for part in parts)
-
-
-# --------------------------------------------------------------------------------------------
-# Summaries
-
-
-def describe_value(condition: Condition) -> str:
-    """The value part of a summary, e.g. 「見込み, 商談中」, 「先週 月曜日」, 「(空白)」."""
-    ftype = condition.field_type
-    value = condition.value
-    if condition.operator in EMPTINESS_OPERATORS:
-        return ""
-    if ftype in CHOICE_TYPES:
-        items = _values_list(value)
-        return ", ".join(UNSELECTED_LABEL if item == "" else item for item in items)
-    if ftype in DATE_TYPES:
-        return _describe_date(value)
-    if _is_blank(value):
-        return BLANK_LABEL
-    if ftype in TEXT_TYPES and condition.operator == "in" and not isinstance(value, str):
-        return ", ".join(_values_list(value))
-    return str(value)
-
-
-def _describe_date(value: Any) -> str:
-    kind, spec = _date_kind(value)
-    if kind in ("absolute", ""):
-        text = str(spec.get("value") or "").strip()
-        return text.replace("T", " ") if text else BLANK_LABEL
-    try:
-        if kind == "from_today":
-            amount, unit = _from_today(spec, "", "")
-            direction = DATE_DIRECTIONS[str(spec.get("direction"))]
-            return f"実行タイミングから{abs(amount)}{DATE_UNITS[unit]}{direction}"
-        if kind in SIMPLE_DAY_KINDS:
-            return SIMPLE_DAY_KINDS[kind][1]
-        if kind in WEEK_KINDS:
-            weekday = _weekday(spec.get("weekday"), "", "")
-            names = dict(WEEKDAYS)
-            day_text = ALL_WEEKDAYS_LABEL if weekday is None else f"{names[weekday]}曜日"
-            return f"{WEEK_KINDS[kind][1]} {day_text}"
-        if kind in MONTH_KINDS:
-            day = _month_day(spec.get("day"), "", "")
-            if day is None:
-                day_text = ALL_DAYS_LABEL
-            elif day == "LAST":
-                day_text = MONTH_END_LABEL
-            else:
-                day_text = f"{day}日"
-            return f"{MONTH_KINDS[kind][1]} {day_text}"
-        if kind in YEAR_KINDS:
-            return YEAR_KINDS[kind][1]
-    except ConditionError:
-        pass
-    return "(不明な指定)"
-
-
-def describe_condition(condition: Condition, fields: Mapping[str, Any] | None = None) -> str:
-    """Japanese one-line summary, e.g. 「ステータス が次のいずれかを含む: 見込み, 商談中」."""
-    label = _field_label(condition, fields)
-    try:
-        op_label = operator_label(condition.field_type, condition.operator)
-    except ValueError:
-        op_label = condition.operator
-    if condition.operator in EMPTINESS_OPERATORS:
-        return f"{label} {op_label}"
-    return f"{label} が{op_label}: {describe_value(condition)}"
-
-
-def describe_conditions(
-    condition_set: ConditionSet, fields: Mapping[str, Any] | None = None
-) -> list[str]:
-    """One summary line per condition, in order (the page shows four, then 「もっと見る」)."""
-    return [describe_condition(c, fields) for c in condition_set.conditions]

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.haihai_kintone.customer.condition_phrases import describe_condition
 from portal.connector_types.haihai_kintone.customer.condition_terms import (
     CONDITION_FIELD_TYPES,
     MATCH_LABELS,
@@ -26,7 +27,6 @@ from portal.connector_types.haihai_kintone.customer.condition_terms import (
 from portal.connector_types.haihai_kintone.customer.conditions import (
     ConditionError,
     condition_query,
-    describe_condition,
 )
 from portal.connector_types.haihai_kintone.customer.config import (
     CUSTOMER_SYNC_COUNT,
@@ -179,11 +179,14 @@ def condition_set_from_json(data: Any) -> ConditionSet:
     if data is None or data == "":
         return ConditionSet()
     if isinstance(data, str):
-        data = json.loads(data)
+        try:
+            data = json.loads(data)
+        except RecursionError:  # a hand-made value nested thousands deep
+            raise ValueError("conditions nested too deeply") from None
     if not isinstance(data, Mapping):
         raise ValueError("conditions must be an object")
     match = data.get("match", "all")
-    if match not in MATCH_LABELS:
+    if not isinstance(match, str) or match not in MATCH_LABELS:
         raise ValueError("unknown match")
     items = data.get("conditions") or []
     if not isinstance(items, list):
