@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlmodel import select
 
-from portal.connector_types.haihai_kintone.customer.section import (
+from portal.connector_types.haihai_kintone.customer.condition_storage import (
     MSG_CONDITIONS_FORMAT,
     condition_set_from_json,
 )

@@ -9,6 +9,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.haihai_kintone.customer import section as cs
+from portal.connector_types.haihai_kintone.customer.condition_storage import MSG_CONDITIONS_FORMAT
 from portal.connector_types.haihai_kintone.customer.config import (
     Condition,
     ConditionSet,
@@ -381,7 +382,7 @@ VALIDATION_CASES = [
     (dict(target_type="other"), "target_type", cs.MSG_TARGET_TYPE, "synced"),
     (dict(report_mail=""), "report_mail", cs.MSG_REPORT_MAIL, "synced"),
     (dict(timing="schedule", interval="daily", minute="0"), "hours", MSG_HOURS, "synced"),
-    (dict(conditions="{not json"), "conditions", cs.MSG_CONDITIONS_FORMAT, "synced"),
+    (dict(conditions="{not json"), "conditions", MSG_CONDITIONS_FORMAT, "synced"),
     (
         dict(conditions=conditions_json("all", ("gone", "SINGLE_LINE_TEXT", "eq", "x"))),
         "conditions",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from portal.connector_types.haihai_kintone.customer.condition_storage import condition_set_to_json
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
-from portal.connector_types.haihai_kintone.customer.section import condition_set_to_json
 from portal.models.customer_syncs import CustomerSyncRow
 
 

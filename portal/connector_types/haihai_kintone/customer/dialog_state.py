@@ -15,6 +15,10 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from portal.connector_types.haihai_kintone.customer.condition_storage import (
+    MAX_CONDITIONS,
+    MSG_CONDITIONS_TOO_MANY,
+)
 from portal.connector_types.haihai_kintone.customer.condition_terms import (
     CHOICE_TYPES,
     DATE_DIRECTIONS,
@@ -35,10 +39,6 @@ from portal.connector_types.haihai_kintone.customer.conditions import (
     condition_query,
 )
 from portal.connector_types.haihai_kintone.customer.config import Condition, ConditionSet
-from portal.connector_types.haihai_kintone.customer.section import (
-    MAX_CONDITIONS,
-    MSG_CONDITIONS_TOO_MANY,
-)
 from portal.syncs.kintone_schema import type_label
 
 _ROW_KEY = re.compile(r"cond-(\d+)-field")

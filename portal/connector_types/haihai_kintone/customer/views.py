@@ -15,6 +15,15 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 
+from portal.connector_types.haihai_kintone.customer.condition_storage import (
+    MAX_CONDITIONS,
+    MSG_CONDITIONS_FORMAT,
+    MSG_CONDITIONS_TOO_MANY,
+    condition_fields,
+    condition_set_from_json,
+    conditions_json_text,
+    summarize,
+)
 from portal.connector_types.haihai_kintone.customer.condition_terms import (
     MATCH_LABELS,
 )
@@ -32,18 +41,11 @@ from portal.connector_types.haihai_kintone.customer.dialog_state import (
     rows_from_form,
 )
 from portal.connector_types.haihai_kintone.customer.section import (
-    MAX_CONDITIONS,
     MAX_SETTINGS,
-    MSG_CONDITIONS_FORMAT,
-    MSG_CONDITIONS_TOO_MANY,
     account_timezone,
-    condition_fields,
-    condition_set_from_json,
-    conditions_json_text,
     default_values,
     field_name,
     posted_setting_values,
-    summarize,
 )
 from portal.connectors.access import get_own_connector_or_404
 from portal.db import get_session
