@@ -1,7 +1,7 @@
 """login sessions: server-side sign-in sessions (logout ends a copied cookie too)
 
-Revision ID: 0005_login_sessions
-Revises: 0004
+Revision ID: 0008_login_sessions
+Revises: 0007_stop_ban_settings
 Create Date: 2026-11-24 10:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlmodel
 import portal.models.common  # noqa: F401 - custom column types
 
 
-revision = '0005_login_sessions'
-down_revision = '0004'
+revision = "0008_login_sessions"
+down_revision = "0007_stop_ban_settings"
 branch_labels = None
 depends_on = None
 
