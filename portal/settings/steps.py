@@ -80,7 +80,7 @@ def posted_secret(
     return value
 
 
-def _shown_secret(stored: str | None) -> str:
+def shown_secret(stored: str | None) -> str:
     """What a re-rendered secret field shows: the placeholder at most, never a token (neither
     the stored one nor one just typed; the browser keeps what was typed, see portal.js)."""
     return mask(stored)
@@ -210,7 +210,7 @@ class HaihaiSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = _shown_secret(ctx.settings.haihai_api_token)
+        token = shown_secret(ctx.settings.haihai_api_token)
         return {
             "haihai_url": form.get("haihai_url", ""),
             "haihai_login_id": form.get("haihai_login_id", ""),
@@ -362,7 +362,7 @@ class KintoneSection(Section):
         }
 
     def posted_values(self, form: MultiDict, ctx: SectionContext) -> dict[str, Any]:
-        token = _shown_secret(ctx.settings.kintone_api_token)
+        token = shown_secret(ctx.settings.kintone_api_token)
         return {
             "kintone_subdomain": form.get("kintone_subdomain", ""),
             "kintone_app_id": form.get("kintone_app_id", ""),

@@ -30,7 +30,7 @@ from portal.settings import schedule_support
 from portal.settings.haihai_drift import HaihaiDiff
 from portal.settings.mapping import MappingRow
 from portal.settings.sections import HAIHAI_SYNCED, DriftEntry, Section, SectionContext
-from portal.settings.steps import TIMINGS, breaking_changes, drift_reason, echo_secret, sync_view
+from portal.settings.steps import TIMINGS, breaking_changes, drift_reason, shown_secret, sync_view
 from portal.settings.synced_state import MSG_NOT_MAPPING, parse_kintone_state
 from portal.syncs.kintone_schema import FieldChange
 
@@ -182,9 +182,8 @@ class EventImportSection(Section):
         return {
             "schedule": schedule_support.posted_editor(form, self.process_key, self.variant),
             f"{prefix}_app_id": form.get(f"{prefix}_app_id", ""),
-            f"{prefix}_api_token": echo_secret(
-                form.get(f"{prefix}_api_token", ""), self.row(ctx).api_token
-            ),
+            # Never a token, not even one just typed (the browser keeps what was typed).
+            f"{prefix}_api_token": shown_secret(self.row(ctx).api_token),
             "rows": rules.rows_from_form(form, prefix),
             **self.extra_posted(form, ctx),
         }
