@@ -311,9 +311,10 @@ def test_haihai_sync_also_stores_the_synced_method_and_says_so(env):
     assert "連携設定方法「配配メールから同期した内容から設定する」を保存しました。" in html
     page = env.page()  # a reload agrees
     assert is_checked(page, "field-haihai_method-synced")
-    assert "最終同期日時: 未同期" not in page
+    assert 'id="haihai-synced-at">最終同期日時: 未同期' not in page
     dialog = env.get("/mapping").get_data(as_text=True)
-    assert "2. 配配メール項目の選択" in dialog or "配配メール項目の選択" in dialog
+    # The dialog opens in the synced mode: the manual-only part 3. is absent.
+    assert "配配メールの「メールアドレス」項目の表示名" not in dialog
 
 
 def test_a_failed_sync_stores_nothing_and_keeps_what_was_posted(env):

@@ -182,7 +182,7 @@ class EventImportSection(Section):
         return {
             "schedule": schedule_support.posted_editor(form, self.process_key, self.variant),
             f"{prefix}_app_id": form.get(f"{prefix}_app_id", ""),
-            # Never a token: the placeholder at most (the browser keeps what was typed).
+            # Never a token, not even one just typed (the browser keeps what was typed).
             f"{prefix}_api_token": shown_secret(self.row(ctx).api_token),
             "rows": rules.rows_from_form(form, prefix),
             **self.extra_posted(form, ctx),
