@@ -132,6 +132,26 @@ class StopBanSection(Section):
             "rules": posted_rules(form),
         }
 
+    def form_fields(self, ctx: SectionContext) -> MultiDict:
+        """The stored Step6 as the page posts it: schedule, 連携種別 and both rules' inputs."""
+        row = stored_row(ctx)
+        fields = MultiDict(
+            schedule_support.editor_fields(
+                ctx.session, ctx.connector.id, PREFIX, STOP_BAN, row.timing
+            )
+        )
+        fields.add(PRESENT_FIELD, "1")
+        fields.add(MODE_FIELD, row.mode if row.mode in MODE_LABELS else DEFAULT_MODE)
+        for rule, inputs in stored_inputs(row).items():
+            fields.add(name(rule, "field"), inputs.field)
+            for value in inputs.values:
+                fields.add(name(rule, "value"), value)
+            if inputs.cleared:
+                fields.add(name(rule, "cleared"), "1")
+            for value in inputs.cleared_values:
+                fields.add(name(rule, "cleared_value"), value)
+        return fields
+
     def view_context(self, ctx: SectionContext, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "prefix": PREFIX,

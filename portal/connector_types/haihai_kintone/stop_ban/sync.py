@@ -58,6 +58,7 @@ from portal.connector_types.haihai_kintone.stop_ban.writer import (
 from portal.integrations.haihai import DeliveryState, HaihaiClient, HaihaiError
 from portal.integrations.kintone import KintoneClient, KintoneError
 from portal.integrations.ledger import BudgetExceeded, DailyLedger
+from portal.messages.haihai import haihai_message
 from portal.syncs.clients import (
     BUDGET_PREFIX,
     HAIHAI_DAILY_CALLS,
@@ -213,7 +214,7 @@ def sync_stop_ban(
             total=tally.targets,
         ) from error
     except HaihaiError as error:
-        raise RunFailed(error.user_message, code="haihai", processed=0, total=0) from error
+        raise RunFailed(haihai_message(error), code="haihai", processed=0, total=0) from error
     if tally.conflicted:
         raise RunFailed(
             conflict_message(tally.conflicted, tally.written),
