@@ -117,10 +117,12 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
         "rgb(255, 255, 255)"
     )
 
-    # A second press while the first is running: the other worker takes it and it is refused.
+    # A second press while the first is running is refused at once with the manual's busy
+    # message; the refused request is logged as エラー and never executes.
     row.get_by_role("button", name="実行する").click()
-    expect(row.locator(f".run-started:not([data-run-id='{first_id}'])")).to_be_visible()
-    second_id = row.locator(".run-started").get_attribute("data-run-id")
+    refusal = row.locator("[role=alert]")
+    expect(refusal).to_contain_text(BUSY)
+    second_id = re.search(r"タスクID:([0-9A-Z]{26})", refusal.inner_text()).group(1)
     assert second_id != first_id
     busy_row = page.locator(f"#run-{second_id}")
     expect(busy_row.locator(".run-status-label")).to_have_text("エラー", timeout=20_000)

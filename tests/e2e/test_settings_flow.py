@@ -83,9 +83,9 @@ def test_configure_steps_1_to_4_then_resync_after_a_deleted_field(signed_in_page
     expect(page.locator("#haihai-synced-at")).not_to_contain_text("未同期")
 
     # Step3: the app's fields.
-    page.get_by_label("kintoneサブドメイン名").fill(SUBDOMAIN)
-    page.get_by_label("kintone アプリID").fill(sandbox_accounts["app_id"])
-    page.get_by_label("kintone APIトークン").fill(KINTONE_TOKEN)
+    page.locator("#section-step3").get_by_label("kintoneサブドメイン名").fill(SUBDOMAIN)
+    page.locator("#section-step3").get_by_label("kintone アプリID").fill(sandbox_accounts["app_id"])
+    page.locator("#section-step3").get_by_label("kintone APIトークン").fill(KINTONE_TOKEN)
     page.get_by_role("button", name="kintone項目の同期").click()
     expect(page.locator("#kintone-app-summary")).to_contain_text("アプリ名: 顧客リスト")
     expect(page.locator("#kintone-permission-error")).to_have_count(0)
@@ -117,7 +117,9 @@ def test_configure_steps_1_to_4_then_resync_after_a_deleted_field(signed_in_page
     expect(page.locator("#settings-notice")).to_have_text("保存しました。")
     page.reload()
     expect(page.locator("#mapping-summary tbody tr")).to_have_count(3)
-    expect(page.get_by_label("kintone APIトークン")).to_have_value("••••••••")
+    expect(page.locator("#section-step3").get_by_label("kintone APIトークン")).to_have_value(
+        "••••••••"
+    )
     expect(page.locator("#plugin-token-state")).to_contain_text("設定済み")
 
     # The kintone admin deletes 会社名; re-sync removes its mapping and explains why.
