@@ -91,7 +91,7 @@ def test_configure_steps_1_to_4_then_resync_after_a_deleted_field(signed_in_page
     expect(page.locator("#kintone-permission-error")).to_have_count(0)
 
     # Step4: the dialog — the email field first, then two more; × removes one again.
-    page.get_by_role("button", name="連携項目の設定").click()
+    page.locator("#mapping-open").click()
     dialog = page.get_by_role("dialog", name="連携項目の設定")
     expect(dialog).to_be_visible()
     choices = dialog.locator("#mapping-new-field")
