@@ -344,3 +344,13 @@ def sign_in(portal: Portal, connector_id: str, password: str) -> None:
 def elapsed_since(start: float) -> float:
     """Seconds since `start` (time.monotonic)."""
     return time.monotonic() - start
+
+
+def _demo_records() -> int:
+    from portal.demo_fixtures import DEMO_RECORD_COUNT
+
+    return DEMO_RECORD_COUNT
+
+
+# Records of the demo's kintone app: the sample people plus Step6's worked examples.
+DEMO_RECORDS = _demo_records()

@@ -13,6 +13,7 @@ from portal.models.runs import FAILED, RUNNING, SUCCEEDED
 from portal.runs import messages
 from tests.faults.conftest import (
     CUSTOMER_1,
+    DEMO_RECORDS,
     alive,
     create,
     haihai_jobs,
@@ -65,7 +66,7 @@ def test_a_paused_run_declared_dead_stops_at_its_next_write_and_stays_in_error(
 
     done = load(faults.app, second)
     assert done.status == SUCCEEDED, done.error_detail
-    assert (done.processed, done.total) == (300, 300)
+    assert (done.processed, done.total) == (DEMO_RECORDS, DEMO_RECORDS)
     dead = load(faults.app, first)
     # The first run stopped at its upload: its row keeps the reaper's verdict, never 成功.
     assert dead.status == FAILED

@@ -12,6 +12,7 @@ from portal.models.runs import FAILED, PART_SENT, SUCCEEDED
 from portal.runs import messages
 from tests.faults.conftest import (
     CUSTOMER_1,
+    DEMO_RECORDS,
     create,
     haihai_jobs,
     load,
@@ -49,12 +50,12 @@ def test_a_run_killed_after_sending_reports_the_job_and_the_rerun_reuses_it(faul
     second = create(faults.app, demo_connector, CUSTOMER_1)
     done = wait_for(lambda: (r := load(faults.app, second)).finished and r, timeout=90)
     assert done.status == SUCCEEDED, done.error_detail
-    assert (done.processed, done.total) == (300, 300)
+    assert (done.processed, done.total) == (DEMO_RECORDS, DEMO_RECORDS)
     assert [job["job_id"] for job in haihai_jobs(faults.haihai_url)] == [job_id]
     assert f"再送信していません（ジョブID: {job_id}）" in done.message_detail
     assert f"配配メールのジョブID: {job_id}" in done.message_detail
     (reused,) = parts(faults.app, second)
-    assert (reused.job_id, reused.reused, reused.rows) == (job_id, True, 300)
+    assert (reused.job_id, reused.reused, reused.rows) == (job_id, True, DEMO_RECORDS)
 
     # A third run after a success sends again: only an interrupted run's parts are reused.
     third = create(faults.app, demo_connector, CUSTOMER_1)

@@ -14,6 +14,7 @@ from jobs.locks import lock_holder
 from portal.models.runs import FAILED, PART_SENT, RUNNING, SUCCEEDED
 from tests.faults.conftest import (
     CUSTOMER_1,
+    DEMO_RECORDS,
     create,
     haihai_jobs,
     load,
@@ -68,7 +69,7 @@ def test_worker_scheduler_and_a_running_sync_ride_out_a_60_second_redis_outage(
     done = wait_for(lambda: (r := load(faults.app, first)).finished and r, timeout=60)
     finished_after = time.monotonic() - up
     assert done.status == SUCCEEDED, done.error_detail
-    assert (done.processed, done.total) == (300, 300)
+    assert (done.processed, done.total) == (DEMO_RECORDS, DEMO_RECORDS)
     assert len(haihai_jobs(faults.haihai_url)) == 1
     # /healthz turns green by itself: the worker beats and the scheduler ticks again.
     wait_for(lambda: _healthy(faults.app), timeout=60, interval=0.5)
