@@ -10,11 +10,13 @@ import requests
 from sqlalchemy import func
 from sqlmodel import select
 
+from portal.connector_types.loading import load_connector_config
 from portal.db import session_scope
 from portal.demo_fixtures import DEMO_RECORD_COUNT, configure_demo_connector, seed_sandboxes
-from portal.models import Account, Run
+from portal.models import Account, Connector, Run
 from portal.models.settings import ConnectorSettings, ViewUrlSettingsRow
-from portal.runs.targets import MSG_NOT_OFFERED, TIMING_OFF_HINT
+from portal.runs.messages import BUSY_MESSAGE
+from portal.runs.targets import MSG_NOT_OFFERED, TIMING_OFF_HINT, run_targets
 from tests.jobs.conftest import FLASK, PROJECT_ROOT
 
 
@@ -152,7 +154,14 @@ def test_refused_like_the_run_page_and_no_run_is_created(jobs, demo_id, sandbox_
     result = runner.invoke(args=["runs", "start", demo_id, "view_url", "--wait"])
     assert result.exit_code == 1 and result.stderr.strip() == TIMING_OFF_HINT
 
-    offered = "customer:1, customer:2, customer:3, customer:4, customer:5, customer:6"
+    # The keys the 実行 page offers this connector: its six settings and the demo's other
+    # processes, not 顧客閲覧URL連携 (連携しない now).
+    with jobs.app.app_context(), session_scope() as session:
+        connector = session.get(Connector, demo_id)
+        targets = run_targets(connector, load_connector_config(session, demo_id))
+    offered = ", ".join(t.key for t in targets if t.enabled)
+    assert offered.startswith("customer:1, customer:2, customer:3, customer:4, customer:5")
+    assert "view_url" not in offered
     for key in ("customer:9", "test:sleep", "nonsense"):
         result = runner.invoke(args=["runs", "start", demo_id, key])
         assert result.exit_code == 1
@@ -177,6 +186,20 @@ def test_without_wait_the_queued_run_is_printed_and_a_worker_runs_it_later(
         0,
     )
 
+    # A second start in the same exclusion group is refused busy at once, as on the 実行 page.
+    completed = flask_cli(jobs, sandbox_env, "runs", "start", demo_id, "customer:2", "--wait")
+    assert completed.returncode == 1
+    busy = printed_run(completed)
+    assert (busy["status"], busy["error_code"], busy["error_detail"]) == (
+        "failed",
+        "busy",
+        BUSY_MESSAGE,
+    )
+
+    later = jobs.worker("--burst", name="later", env=sandbox_env)
+    assert later.wait(timeout=120) == 0, jobs.log_text()
+    assert stored_run(jobs, printed["task_id"]).status == "succeeded"
+
     # Waiting with nobody to run it gives up after the timeout, leaving the run queued.
     completed = flask_cli(
         jobs, sandbox_env, "runs", "start", demo_id, "customer:2", "--wait", "--timeout", "1"
@@ -184,10 +207,8 @@ def test_without_wait_the_queued_run_is_printed_and_a_worker_runs_it_later(
     assert completed.returncode == 2
     waiting = printed_run(completed)
     assert waiting["status"] == "queued"
-
-    later = jobs.worker("--burst", name="later", env=sandbox_env)
+    later = jobs.worker("--burst", name="later-2", env=sandbox_env)
     assert later.wait(timeout=120) == 0, jobs.log_text()
-    assert stored_run(jobs, printed["task_id"]).status == "succeeded"
     assert stored_run(jobs, waiting["task_id"]).status == "succeeded"
 
 
