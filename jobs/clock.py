@@ -3,8 +3,8 @@ minute. This is the only module that knows rq-scheduler; replacing it (e.g. by R
 means rewriting this file and nothing else.
 
 Housekeeping never waits behind a run: the scheduler process executes the tick itself instead of
-putting it on the queue the runs use (with one busy worker it would wait for hours), and it reaps
-runs of dead workers on every loop. It rides out a Redis outage: every Redis error is retried
+putting it on the queue the runs use (with one busy worker it would wait for hours), it reaps
+runs of dead workers on every loop, and it starts the hourly run purge in a thread of its own. It rides out a Redis outage: every Redis error is retried
 with backoff, so the clock resumes by itself once Redis answers again.
 
 A second scheduler process is harmless: rq-scheduler lets only the holder of its Redis lock move
@@ -17,15 +17,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
+from flask import current_app
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import get_next_scheduled_time, to_unix
 
+from jobs.retention import PURGE_MAX_SECONDS, start_purge_if_due
 from portal.logs import event
 from portal.queueing import DEFAULT_QUEUE, record_scheduler_tick
 from portal.redis_outage import REDIS_ERRORS, backoff_delays
@@ -51,6 +54,8 @@ def _quiet_crontab() -> Iterator[None]:
 class PortalScheduler(Scheduler):
     """rq-scheduler that records its ticks, runs the dispatch tick and the reaper in-process and
     survives Redis outages."""
+
+    purge_thread: threading.Thread | None = None
 
     def heartbeat(self) -> None:
         """Extend the scheduler's key and record the tick read by /healthz."""
@@ -118,6 +123,10 @@ class PortalScheduler(Scheduler):
                     break
                 time.sleep(max(0.0, self._interval - (time.monotonic() - started)))
         finally:
+            if burst and self.purge_thread is not None:
+                # One pass on the command line finishes its purge (each batch is atomic, so a
+                # long-running scheduler stopped by a signal simply leaves the rest for later).
+                self.purge_thread.join(timeout=PURGE_MAX_SECONDS * 2)
             with contextlib.suppress(Exception):
                 self.remove_lock()
             if born:
@@ -134,6 +143,9 @@ class PortalScheduler(Scheduler):
         else:
             log.debug("scheduler lock held by another scheduler, skipping this pass")
         reap()
+        self.purge_thread = start_purge_if_due(
+            self.connection, current_app._get_current_object(), self.purge_thread
+        )
 
 
 def run_tick() -> None:

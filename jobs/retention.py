@@ -1,21 +1,23 @@
-"""The retention job: purge runs older than RUN_RETENTION_DAYS, at most once an hour.
+"""The retention purge: delete runs older than RUN_RETENTION_DAYS, at most once an hour.
 
-`dispatch_due` (every minute) calls `enqueue_purge_if_due`; a Redis key with a one-hour expiry
-makes sure only one purge is enqueued per hour however many schedulers tick. The purge itself
-works in short batches (portal.runs.retention) and stops after `PURGE_MAX_SECONDS`; whatever
-is left goes in the next hour's purge.
+The scheduler process starts it in a background thread (`start_purge_if_due`, on every pass)
+so that it never waits behind a run on the run queue and never delays a clock tick. A Redis
+key with a one-hour expiry makes sure only one purge starts per hour however many schedulers
+run. The purge works in short batches (portal.runs.retention), each its own transaction, and
+stops after `PURGE_MAX_SECONDS`; whatever is left goes in the next hour's purge.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 import redis
-from flask import current_app
+from flask import Flask, current_app
 
 from portal.logs import event
-from portal.queueing import enqueue, job_setting
+from portal.queueing import job_setting
 from portal.runs.retention import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_RETENTION_DAYS,
@@ -25,19 +27,35 @@ from portal.runs.retention import (
 
 log = logging.getLogger(__name__)
 
-PURGE_FUNC = "jobs.retention.purge_runs"
-PURGE_JOB_ID = "portal-purge-runs"
 PURGE_DUE_KEY = "portal:retention:purge_enqueued"
 PURGE_EVERY_SECONDS = 3600
 PURGE_MAX_SECONDS = 600
 
 
-def enqueue_purge_if_due(conn: redis.Redis) -> bool:
-    """Enqueue the purge unless one was enqueued within the hour; True when enqueued."""
-    if not conn.set(PURGE_DUE_KEY, "1", nx=True, ex=PURGE_EVERY_SECONDS):
-        return False
-    enqueue(PURGE_FUNC, job_id=PURGE_JOB_ID, job_timeout=int(PURGE_MAX_SECONDS * 2))
-    return True
+def claim_purge_slot(conn: redis.Redis) -> bool:
+    """True for the one caller per hour, across every scheduler, that should purge now."""
+    return bool(conn.set(PURGE_DUE_KEY, "1", nx=True, ex=PURGE_EVERY_SECONDS))
+
+
+def start_purge_if_due(
+    conn: redis.Redis, app: Flask, running: threading.Thread | None
+) -> threading.Thread | None:
+    """Start the hourly purge in a daemon thread when due → that thread (or `running`)."""
+    if running is not None and running.is_alive():
+        return running
+    if not claim_purge_slot(conn):
+        return None
+
+    def purge_in_app() -> None:
+        with app.app_context():
+            try:
+                purge_runs()
+            except Exception:  # noqa: BLE001 - the next hour tries again
+                log.exception("run purge failed")
+
+    thread = threading.Thread(target=purge_in_app, name="run-purge", daemon=True)
+    thread.start()
+    return thread
 
 
 def purge_runs(now: str | None = None) -> int:

@@ -106,11 +106,4 @@ def dispatch_due(now: str | None = None) -> list[str]:
             continue
         created.append(run_id)
     record_dispatch(moment)
-    try:
-        from jobs.retention import enqueue_purge_if_due
-        from portal.queueing import get_redis
-
-        enqueue_purge_if_due(get_redis())
-    except Exception:  # noqa: BLE001 - retention must never stop timed runs
-        log.exception("enqueueing the run purge failed")
     return created

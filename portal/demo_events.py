@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.haihai_kintone.event_import import templates as app_templates
 from portal.integrations.kintone import KintoneClient, KintoneError, kintone_base_url
+from portal.syncs.clients import kintone_login_client
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _event_app(kintone_url: str, subdomain: str, role: str) -> str:
     """The demo app of `role`: created through the REST API once, reused when seeding again."""
     name = app_templates.default_app_name(role)
     base = f"{kintone_url}/{subdomain}"
-    with KintoneClient(base, username=DEMO_ADMIN_LOGIN, password=DEMO_ADMIN_PASSWORD) as client:
+    with kintone_login_client(base, DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD) as client:
         app_id = _find_app(client, name)
     if app_id is None:
         config = {"KINTONE_BASE_URL_TEMPLATE": kintone_url + "/{subdomain}"}
@@ -190,11 +191,8 @@ def _demo_app(ctx, role: str) -> str | None:
     if not subdomain:
         return None
     try:
-        with KintoneClient(
-            kintone_base_url(template, subdomain),
-            username=DEMO_ADMIN_LOGIN,
-            password=DEMO_ADMIN_PASSWORD,
-            timeout=10,
+        with kintone_login_client(
+            kintone_base_url(template, subdomain), DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD
         ) as client:
             app_id = _find_app(client, app_templates.default_app_name(role))
     except (KintoneError, ValueError):

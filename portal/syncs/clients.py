@@ -114,6 +114,20 @@ def kintone_client(
     return client
 
 
+def kintone_login_client(
+    base_url: str, login: str, password: str, *, profile: CallProfile = INTERACTIVE
+) -> KintoneClient:
+    """A client signed in with a kintone user's login (app creation; the password is not kept)."""
+    return KintoneClient(
+        base_url,
+        username=login,
+        password=password,
+        timeout=profile.timeout,
+        connect_timeout=profile.connect_timeout,
+        retry=profile.kintone_retry,
+    )
+
+
 def haihai_client(
     access: HaihaiAccess,
     *,

@@ -23,9 +23,12 @@ def _json_lines(text: str) -> list[dict]:
 
 
 def test_json_lines_carry_one_start_and_one_end_per_run(jobs, connector_id):
+    # One after the other: a connector's group admits one unfinished run at a time.
     succeeding = _create(jobs.app, connector_id, processes.SLEEP, seconds=0.2)
+    process = jobs.worker("--burst", name="json-worker-1", env={"LOG_FORMAT": "json"})
+    assert process.wait(timeout=60) == 0, jobs.log_text()
     failing = _create(jobs.app, connector_id, processes.FAIL)
-    process = jobs.worker("--burst", name="json-worker", env={"LOG_FORMAT": "json"})
+    process = jobs.worker("--burst", name="json-worker-2", env={"LOG_FORMAT": "json"})
     assert process.wait(timeout=60) == 0, jobs.log_text()
 
     records = _json_lines(jobs.log_text())
@@ -34,7 +37,7 @@ def test_json_lines_carry_one_start_and_one_end_per_run(jobs, connector_id):
     for record in records:
         if record.get("event", "").startswith("run."):
             by_run.setdefault(record["run_id"], []).append(record)
-    assert set(by_run) == {succeeding, failing}
+    assert set(by_run) == {succeeding, failing}, jobs.log_text()
 
     started, ended = by_run[succeeding]
     assert started["event"] == "run.started" and started["task_id"] == succeeding

@@ -121,9 +121,8 @@ def test_rows_referring_to_a_purged_run_are_deleted_with_it(app):
         SQLModel.metadata.remove(notes)
 
 
-def test_dispatch_enqueues_one_purge_per_hour_and_a_worker_runs_it(jobs, jobs_redis):
-    from jobs.retention import PURGE_DUE_KEY, PURGE_FUNC
-    from jobs.schedule import dispatch_due
+def test_the_clock_purges_once_an_hour_beside_the_run_queue(jobs, jobs_redis):
+    from jobs.retention import PURGE_DUE_KEY
 
     connector = make_connector(jobs.app, "HC0001")
     now = dt.datetime.now(dt.UTC)
@@ -138,18 +137,16 @@ def test_dispatch_enqueues_one_purge_per_hour_and_a_worker_runs_it(jobs, jobs_re
                 )
             )
     jobs_redis.delete(PURGE_DUE_KEY)
-    with jobs.app.app_context():
-        dispatch_due()
-        dispatch_due()  # a second tick (or scheduler) in the same hour enqueues nothing
-    queued = [job.func_name for job in Queue("default", connection=jobs_redis).get_jobs()]
-    assert queued.count(PURGE_FUNC) == 1
+    for name in ("clock-1", "clock-2"):  # a second pass (or scheduler) in the hour: no purge
+        process = jobs.start("jobs", "scheduler", "--burst", "--interval", "1", name=name)
+        assert process.wait(timeout=60) == 0, jobs.log_text()
     assert 3000 < jobs_redis.ttl(PURGE_DUE_KEY) <= 3600
-
-    jobs.burst()
     with jobs.app.app_context(), session_scope() as session:
         ages = [(now - run.created_at).days for run in session.exec(select(Run)).all()]
     assert ages == [10]
-    assert "runs.purged deleted=2 batches=1" in jobs.log_text()
+    assert jobs.log_text().count("runs.purged deleted=2 batches=1") == 1
+    # Nothing of it waits on the run queue.
+    assert Queue("default", connection=jobs_redis).get_jobs() == []
 
 
 def test_a_writer_waits_at_most_one_short_batch_while_a_large_purge_runs(jobs):

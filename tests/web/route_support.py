@@ -18,6 +18,7 @@ FIXED_ARGUMENTS = {
     "key": "step2",
     "package": "htmx",
     "filename": "htmx.min.js",
+    "role": "reaction",
 }
 
 

@@ -22,7 +22,7 @@ from portal.connector_types.haihai_kintone.event_import.fields import (
     FixedField,
 )
 from portal.integrations import kintone as kintone_api
-from portal.syncs.clients import INTERACTIVE
+from portal.syncs.clients import kintone_login_client
 from portal.syncs.kintone_schema import type_label
 
 ZIP_NAMES = {
@@ -178,13 +178,8 @@ def create_app(
     template = app_config.get("KINTONE_BASE_URL_TEMPLATE") or "https://{subdomain}.cybozu.com"
     created: int | None = None
     try:
-        with kintone_api.KintoneClient(
-            kintone_api.kintone_base_url(template, subdomain),
-            username=login,
-            password=password,
-            timeout=INTERACTIVE.timeout,
-            connect_timeout=INTERACTIVE.connect_timeout,
-            retry=INTERACTIVE.kintone_retry,
+        with kintone_login_client(
+            kintone_api.kintone_base_url(template, subdomain), login, password
         ) as client:
             created = client.create_app(name)
             client.add_form_fields(created, field_definitions(fixed_fields_of(role)))

@@ -64,6 +64,7 @@ from portal.syncs.clients import (
     HAIHAI_DAILY_CALLS,
     MSG_NO_HAIHAI,
     MSG_NO_KINTONE,
+    haihai_client,
     make_sync_clients,
 )
 from portal.syncs.config import ConnectorConfig
@@ -331,13 +332,7 @@ def haihai_opener(
     )
 
     def open_client() -> HaihaiClient:
-        return HaihaiClient(
-            access.base_url,
-            access.login_id,
-            access.api_token,
-            allow_local=allow_local,
-            ledger=ledger,
-        )
+        return haihai_client(access, allow_local=allow_local, ledger=ledger)
 
     return open_client
 
