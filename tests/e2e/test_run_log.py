@@ -133,6 +133,11 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
     expect(log_row.locator(".run-time")).to_have_text(
         re.compile(r"^\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}:\d{2} - \d{2}:\d{2}:\d{2}$")
     )
+    # The whole time range fits its column: nothing runs under the status badge.
+    overflowing = page.eval_on_selector_all(
+        "#run-log-table td.run-time", "cells => cells.filter(c => c.scrollWidth > c.clientWidth)"
+    )
+    assert overflowing == []
 
     # 「エラー詳細」 of the refused run: the manual's message and its タスクID, then 「閉じる」.
     busy_row = page.locator(f"#run-{second_id}")

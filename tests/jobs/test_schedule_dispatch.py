@@ -105,7 +105,9 @@ def test_overlapping_dispatch_ticks_in_two_workers_create_one_run_per_slot(jobs,
         assert worker.wait(timeout=60) == 0, jobs.log_text()
 
     runs = runs_of(jobs.app, connector_id)
-    assert [(r.scheduled_slot, r.status) for r in runs] == [(slot.astimezone(dt.UTC), SUCCEEDED)]
+    assert [(r.scheduled_slot, r.status) for r in runs] == [(slot.astimezone(dt.UTC), SUCCEEDED)], [
+        (r.error_code, r.error_detail) for r in runs
+    ]
     assert "slot already dispatched" in jobs.log_text()
 
 
