@@ -126,7 +126,7 @@ def _configure_connectors(app, haihai: str, targets: list[dict]) -> list[str]:
     from portal.models.settings import HAIHAI_METHOD_SYNCED
     from portal.settings import service, syncing
     from portal.settings.mapping import add_row
-    from portal.settings.steps import replace_mapping_rows
+    from portal.settings.mapping_step import replace_mapping_rows
 
     connector_ids = []
     with app.app_context(), session_scope() as session:

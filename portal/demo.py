@@ -122,6 +122,82 @@ def connection_lines(seeds: dict) -> list[str]:
     ]
 
 
+def _demo_env(app, redis_url: str, instance: Path, kintone_url: str, haihai_url: str) -> dict:
+    """The environment of every demo child process (web, worker, scheduler, sandboxes)."""
+    return dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        DATABASE_URL=app.config["DATABASE_URL"],
+        PORTAL_INSTANCE_PATH=str(instance),
+        KINTONE_BASE_URL_TEMPLATE=kintone_url + "/{subdomain}",
+        HAIHAI_ALLOW_LOCAL_URLS="1",
+        DEMO_KINTONE_URL=kintone_url,
+        DEMO_HAIHAI_URL=haihai_url,
+        # The demo is served over plain http on loopback; production keeps secure cookies.
+        SESSION_COOKIE_SECURE="0",
+    )
+
+
+def _start_sandboxes(
+    processes: list[tuple[str, subprocess.Popen]], env: dict, kintone_port: int, haihai_port: int
+) -> None:
+    """Start both sandboxes (appended to `processes` as they start)."""
+    for name, service, service_port in (
+        ("kintone sandbox", "kintone", kintone_port),
+        ("配配メール sandbox", "haihai", haihai_port),
+    ):
+        args = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            service,
+            "--port",
+            str(service_port),
+            "--quiet",
+        ]
+        processes.append((name, _spawn(name, args, env)))
+
+
+def _start_portal(processes: list[tuple[str, subprocess.Popen]], env: dict, port: int) -> None:
+    """Start web (gunicorn), worker and scheduler (appended to `processes` as they start)."""
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    web += ["--threads", "4", "--access-logfile", "-"]
+    web += ["--logger-class", "portal.web.access_log.PortalGunicornLogger", "wsgi:app"]
+    processes.append(("web", _spawn("web", web, env)))
+    processes.append(("worker", _spawn("worker", [*flask, "jobs", "worker"], env)))
+    processes.append(("scheduler", _spawn("scheduler", [*flask, "jobs", "scheduler"], env)))
+
+
+def _print_banner(
+    port: int, login_line: str, kintone_url: str, haihai_url: str, seeds: dict
+) -> None:
+    """Where the portal and the sandboxes answer, how to sign in and the connection values."""
+    from portal.demo_fixtures import DEMO_SUBDOMAIN
+
+    click.echo("")
+    click.echo(f"  portal:   http://127.0.0.1:{port}/")
+    click.echo(f"  login:    {DEMO_CONNECTOR_ID}")
+    click.echo(f"  {login_line}")
+    click.echo(f"  kintone sandbox: {kintone_url}   配配メール sandbox: {haihai_url}/")
+    click.echo(
+        "  kintone plugin: import Setup.zip's plugin at "
+        f"{kintone_url}/{DEMO_SUBDOMAIN}/k/admin/system/plugin/"
+    )
+    for line in connection_lines(seeds):
+        click.echo(line)
+    click.echo("  Ctrl-C stops everything.")
+
+
+def _watch(processes: list[tuple[str, subprocess.Popen]]) -> None:
+    """Wait until a child process stops (an error naming it)."""
+    while True:
+        for name, process in processes:
+            if process.poll() is not None:
+                raise click.ClickException(f"{name} stopped (exit code {process.returncode})")
+        time.sleep(1)
+
+
 @demo_cli.command("run")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")))
 @click.option("--kintone-port", type=int, default=8101)
@@ -129,7 +205,7 @@ def connection_lines(seeds: dict) -> list[str]:
 def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
     """Start sandboxes, web, worker and scheduler in the foreground; Ctrl-C stops everything."""
     from portal import migrate
-    from portal.demo_fixtures import DEMO_SUBDOMAIN, seed_sandboxes
+    from portal.demo_fixtures import seed_sandboxes
     from portal.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 
     busy = [p for p in (port, kintone_port, haihai_port) if _port_in_use(p)]
@@ -151,68 +227,20 @@ def demo_run(port: int, kintone_port: int, haihai_port: int) -> None:
 
     kintone_url = f"http://127.0.0.1:{kintone_port}"
     haihai_url = f"http://127.0.0.1:{haihai_port}"
-    kintone_template = kintone_url + "/{subdomain}"
-    env = dict(
-        os.environ,
-        REDIS_URL=redis_url,
-        DATABASE_URL=app.config["DATABASE_URL"],
-        PORTAL_INSTANCE_PATH=str(instance),
-        KINTONE_BASE_URL_TEMPLATE=kintone_template,
-        HAIHAI_ALLOW_LOCAL_URLS="1",
-        DEMO_KINTONE_URL=kintone_url,
-        DEMO_HAIHAI_URL=haihai_url,
-        # The demo is served over plain http on loopback; production keeps secure cookies.
-        SESSION_COOKIE_SECURE="0",
-    )
-    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    env = _demo_env(app, redis_url, instance, kintone_url, haihai_url)
     processes: list[tuple[str, subprocess.Popen]] = []
     click.echo("配配メールコネクタ demo")
     try:
-        for name, service, service_port in (
-            ("kintone sandbox", "kintone", kintone_port),
-            ("配配メール sandbox", "haihai", haihai_port),
-        ):
-            args = [
-                sys.executable,
-                "-m",
-                "sandbox",
-                service,
-                "--port",
-                str(service_port),
-                "--quiet",
-            ]
-            processes.append((name, _spawn(name, args, env)))
+        _start_sandboxes(processes, env, kintone_port, haihai_port)
         _wait_until_up(kintone_url + "/_sandbox/stats")
         _wait_until_up(haihai_url + "/_sandbox/stats")
         seeds = seed_sandboxes(kintone_url, haihai_url)
-        _ensure_demo_connector(kintone_template, haihai_url, seeds)
-
-        web = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-        web += ["--threads", "4", "--access-logfile", "-"]
-        web += ["--logger-class", "portal.web.access_log.PortalGunicornLogger", "wsgi:app"]
-        processes.append(("web", _spawn("web", web, env)))
-        processes.append(("worker", _spawn("worker", [*flask, "jobs", "worker"], env)))
-        processes.append(("scheduler", _spawn("scheduler", [*flask, "jobs", "scheduler"], env)))
+        _ensure_demo_connector(kintone_url + "/{subdomain}", haihai_url, seeds)
+        _start_portal(processes, env, port)
         # /healthz, not a page: its polls are DEBUG lines, so the banner below stays visible.
         _wait_until_up(f"http://127.0.0.1:{port}/healthz")
-
-        click.echo("")
-        click.echo(f"  portal:   http://127.0.0.1:{port}/")
-        click.echo(f"  login:    {DEMO_CONNECTOR_ID}")
-        click.echo(f"  {login_line}")
-        click.echo(f"  kintone sandbox: {kintone_url}   配配メール sandbox: {haihai_url}/")
-        click.echo(
-            "  kintone plugin: import Setup.zip's plugin at "
-            f"{kintone_url}/{DEMO_SUBDOMAIN}/k/admin/system/plugin/"
-        )
-        for line in connection_lines(seeds):
-            click.echo(line)
-        click.echo("  Ctrl-C stops everything.")
-        while True:
-            for name, process in processes:
-                if process.poll() is not None:
-                    raise click.ClickException(f"{name} stopped (exit code {process.returncode})")
-            time.sleep(1)
+        _print_banner(port, login_line, kintone_url, haihai_url, seeds)
+        _watch(processes)
     except KeyboardInterrupt:
         click.echo("\nstopping…")
     finally:

@@ -3,37 +3,32 @@
 answers around the demo's start (some become visible only later: late arrivals), and the Step8 /
 Step9 settings of the demo connector.
 
-`seed_event_apps` talks only to the sandboxes (admin API plus the REST API as an administrator);
-`configure_demo_import` (the demo hook of each process folder) stores the settings of the demo
-connector once both sides were synced.
+`seed_event_apps` talks only to the sandboxes (admin API plus the REST API as an administrator).
+The demo hooks that store the Step8 / Step9 settings of the demo connector live in the connector
+type (`portal.connector_types.haihai_kintone.event_import.demo`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
-from werkzeug.datastructures import MultiDict
 
 from portal.connector_types.haihai_kintone.event_import import templates as app_templates
-from portal.integrations.kintone import KintoneClient, KintoneError, kintone_base_url
+from portal.connector_types.haihai_kintone.event_import.demo import (
+    DEMO_ADMIN_LOGIN,
+    DEMO_ADMIN_PASSWORD,
+    DEMO_APP_TOKENS,
+    find_app,
+)
 from portal.syncs.clients import kintone_login_client
-
-log = logging.getLogger(__name__)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 ADMIN_TIMEOUT = 30
-DEMO_ADMIN_LOGIN = "demo-kintone-admin"
-DEMO_ADMIN_PASSWORD = "Demo#Kintone2024"
-DEMO_APP_TOKENS = {
-    "reaction": "DemoReactionAppToken00000000000000000001",
-    "bridge": "DemoBridgeAppToken0000000000000000000001",
-}
 # The one extra field each demo app gets, mapped to the 配配メール item 会社名 (付録4.3 / 5.3).
 COMPANY_FIELD = {"company": {"type": "SINGLE_LINE_TEXT", "code": "company", "label": "会社名"}}
 # 配配メール's default timing lag: events show up ten minutes after they happened.
@@ -48,20 +43,12 @@ def _admin(url: str, payload: Any) -> dict[str, Any]:
         return response.json()
 
 
-def _find_app(client: KintoneClient, name: str) -> int | None:
-    body = client.request("GET", "apps", {"name": name})
-    for app in body.get("apps", []):
-        if app.get("name") == name:
-            return int(app["appId"])
-    return None
-
-
 def _event_app(kintone_url: str, subdomain: str, role: str) -> str:
     """The demo app of `role`: created through the REST API once, reused when seeding again."""
     name = app_templates.default_app_name(role)
     base = f"{kintone_url}/{subdomain}"
     with kintone_login_client(base, DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD) as client:
-        app_id = _find_app(client, name)
+        app_id = find_app(client, name)
     if app_id is None:
         config = {"KINTONE_BASE_URL_TEMPLATE": kintone_url + "/{subdomain}"}
         app_id = app_templates.create_app(
@@ -182,49 +169,3 @@ def seed_event_apps(
         {"account": account_key, "answers": form_answers(people, moment)},
     )
     return apps
-
-
-def _demo_app(ctx, role: str) -> str | None:
-    """The ID of the demo app of `role` in the connector's subdomain (None outside the demo)."""
-    template = ctx.app_config.get("KINTONE_BASE_URL_TEMPLATE") or "https://{subdomain}.cybozu.com"
-    subdomain = ctx.settings.kintone_subdomain
-    if not subdomain:
-        return None
-    try:
-        with kintone_login_client(
-            kintone_base_url(template, subdomain), DEMO_ADMIN_LOGIN, DEMO_ADMIN_PASSWORD
-        ) as client:
-            app_id = _find_app(client, app_templates.default_app_name(role))
-    except (KintoneError, ValueError):
-        return None  # not the demo's kintone: nothing to configure
-    return str(app_id) if app_id is not None else None
-
-
-def configure_demo_import(ctx, role: str) -> None:
-    """Demo settings of one import process (a demo hook): sync the demo app of `role`, 手動実行,
-    every 連携種別 / every form, 会社名 mapped."""
-    from portal.settings import syncing
-    from portal.settings.mapping import MappingRow
-    from portal.settings.sections import section_for
-
-    app_id = _demo_app(ctx, role)
-    if app_id is None:
-        return
-    section = section_for(ctx.connector, "step8" if role == "reaction" else "step9")
-    form = MultiDict({f"{role}_app_id": app_id, f"{role}_api_token": DEMO_APP_TOKENS[role]})
-    try:
-        syncing.sync_kintone_app(ctx, form, section.role)
-    except (syncing.SyncFailed, syncing.SyncInputInvalid) as error:
-        log.warning("demo_event_app_not_synced role=%s error=%s", role, error)
-        return
-    row = section.row(ctx)
-    row.timing = "manual"
-    row.event_types = ["open", "click", "visit", "cv", "download"]
-    row.form_mode = "all"
-    ctx.session.add(row)
-    company = next(
-        (str(i["id"]) for i in ctx.haihai_snapshot.get("items", []) if i["label"] == "会社名"), ""
-    )
-    if company and "company" in (row.app_fields or {}):
-        section.replace_rows(ctx, [MappingRow("company", "会社名", company)])
-    ctx.session.flush()

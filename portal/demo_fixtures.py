@@ -2,15 +2,14 @@
 configured against them, so that a newcomer can open 連携設定 and sync both sides at once.
 
 `seed_sandboxes` talks only to the sandboxes' admin APIs (`/_sandbox/...`); the values are
-deterministic (fixed tokens, a seeded random generator) so a demo looks the same every time.
+deterministic (fixed tokens, the seeded sample customers of `portal.demo_people`) so a demo looks
+the same every time.
 The smaller helpers (`create_kintone_app`, `create_haihai_account`) are used by tests too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,18 @@ from sqlmodel import Session
 
 from portal.connector_types.haihai_kintone.stop_ban import demo as stop_ban_demo
 from portal.connector_types.registry import get_connector_type
+from portal.demo_people import (
+    INDUSTRIES,
+    NEWSLETTERS,
+    OWNERS,
+    PRODUCTS,
+    RANKS,
+    REGIONS,
+    haihai_customer,
+    kintone_record,
+    newsletter_events,
+    sample_people,
+)
 from portal.models import Connector
 from portal.models.settings import HAIHAI_METHOD_SYNCED
 
@@ -40,81 +51,6 @@ DEMO_CUSTOMER_COUNT = SAMPLE_CUSTOMER_COUNT + len(stop_ban_demo.EXAMPLE_EMAILS)
 DEMO_CONNECTOR_NAME = "デモ: 顧客リスト ⇄ 配配メール"
 # A second demo connector on the same app: the other example of 付録2.1 (両方、同じ項目).
 DEMO_SAME_FIELD_CONNECTOR_NAME = "デモ: 配信停止/禁止を同じ項目に連携"
-
-INDUSTRIES = ("製造業", "情報通信業", "小売業", "卸売業", "建設業", "金融業", "医療福祉", "教育")
-REGIONS = ("北海道", "東北", "関東", "中部", "近畿", "中国", "四国", "九州沖縄")
-PRODUCTS = ("勤怠管理", "経費精算", "顧客管理", "電子契約", "ワークフロー")
-NEWSLETTERS = ("製品ニュース", "セミナー案内", "導入事例", "キャンペーン")
-RANKS = ("A", "B", "C")
-TEAMS = ("営業部", "マーケティング部", "カスタマーサクセス部")
-OWNERS = (
-    ("sato", "佐藤 健一"),
-    ("suzuki", "鈴木 美咲"),
-    ("takahashi", "高橋 翔太"),
-    ("tanaka", "田中 由美"),
-)
-SURNAMES = (
-    ("佐藤", "さとう", "sato"),
-    ("鈴木", "すずき", "suzuki"),
-    ("高橋", "たかはし", "takahashi"),
-    ("田中", "たなか", "tanaka"),
-    ("伊藤", "いとう", "ito"),
-    ("渡辺", "わたなべ", "watanabe"),
-    ("山本", "やまもと", "yamamoto"),
-    ("中村", "なかむら", "nakamura"),
-    ("小林", "こばやし", "kobayashi"),
-    ("加藤", "かとう", "kato"),
-    ("吉田", "よしだ", "yoshida"),
-    ("山田", "やまだ", "yamada"),
-    ("佐々木", "ささき", "sasaki"),
-    ("山口", "やまぐち", "yamaguchi"),
-    ("松本", "まつもと", "matsumoto"),
-    ("井上", "いのうえ", "inoue"),
-    ("木村", "きむら", "kimura"),
-    ("林", "はやし", "hayashi"),
-    ("斎藤", "さいとう", "saito"),
-    ("清水", "しみず", "shimizu"),
-)
-GIVEN_NAMES = (
-    ("翔", "しょう", "sho"),
-    ("陽菜", "ひな", "hina"),
-    ("大輝", "だいき", "daiki"),
-    ("結衣", "ゆい", "yui"),
-    ("拓海", "たくみ", "takumi"),
-    ("美咲", "みさき", "misaki"),
-    ("健太", "けんた", "kenta"),
-    ("彩", "あや", "aya"),
-    ("直樹", "なおき", "naoki"),
-    ("真由美", "まゆみ", "mayumi"),
-    ("浩二", "こうじ", "koji"),
-    ("由紀", "ゆき", "yuki"),
-    ("誠", "まこと", "makoto"),
-    ("千尋", "ちひろ", "chihiro"),
-    ("隆", "たかし", "takashi"),
-    ("恵", "めぐみ", "megumi"),
-)
-COMPANY_WORDS = (
-    ("さくら", "sakura"),
-    ("みらい", "mirai"),
-    ("あおば", "aoba"),
-    ("ひかり", "hikari"),
-    ("つばさ", "tsubasa"),
-    ("やまと", "yamato"),
-    ("はるか", "haruka"),
-    ("こだま", "kodama"),
-    ("あさひ", "asahi"),
-    ("しらかば", "shirakaba"),
-)
-COMPANY_KINDS = (
-    ("テクノロジー", "tech"),
-    ("商事", "shoji"),
-    ("製作所", "works"),
-    ("物産", "bussan"),
-    ("システムズ", "systems"),
-    ("ホールディングス", "hd"),
-)
-# Domains reserved for documentation (RFC 2606 and JPRS): the demo never mails anyone real.
-MAIL_DOMAINS = ("example.co.jp", "example.jp", "example.com")
 
 
 class SandboxSetupError(RuntimeError):
@@ -217,84 +153,6 @@ def haihai_items() -> list[dict[str, Any]]:
     ]
 
 
-def sample_people(count: int, seed: int = 20240601) -> list[dict[str, Any]]:
-    """`count` deterministic sample customers with Japanese names, companies and emails."""
-    rng = random.Random(seed)
-    people = []
-    used: set[str] = set()
-    today = dt.date(2024, 6, 1)
-    for index in range(count):
-        surname, surname_kana, surname_roman = rng.choice(SURNAMES)
-        given, given_kana, given_roman = rng.choice(GIVEN_NAMES)
-        word, word_roman = rng.choice(COMPANY_WORDS)
-        kind, kind_roman = rng.choice(COMPANY_KINDS)
-        domain = f"{word_roman}-{kind_roman}.{rng.choice(MAIL_DOMAINS)}"
-        local = f"{given_roman}.{surname_roman}"
-        email = f"{local}@{domain}"
-        if email in used:
-            email = f"{local}{index}@{domain}"
-        used.add(email)
-        employees = rng.choice((8, 25, 60, 120, 300, 850, 2400))
-        contact = today - dt.timedelta(days=rng.randint(0, 720))
-        meeting = dt.datetime.combine(
-            contact + dt.timedelta(days=rng.randint(0, 60)),
-            dt.time(rng.randint(9, 17), rng.choice((0, 15, 30, 45))),
-            dt.UTC,
-        ) - dt.timedelta(hours=9)  # business hours in Japan, stored in UTC
-        people.append(
-            {
-                "email": email,
-                "company": f"株式会社{word}{kind}",
-                "name": f"{surname} {given}",
-                "name_kana": f"{surname_kana}\u3000{given_kana}",
-                "website": f"https://www.{domain}/",
-                "notes": rng.choice(
-                    (
-                        "",
-                        "展示会で名刺交換。",
-                        "資料請求あり。来期の導入を検討中。",
-                        "既存顧客。契約更新は3月。",
-                        "オンラインセミナーに参加。",
-                    )
-                ),
-                "employees": employees,
-                "industry": rng.choice(INDUSTRIES),
-                "region": rng.choice(REGIONS),
-                "interests": sorted(rng.sample(PRODUCTS, rng.randint(0, 3))),
-                "newsletters": sorted(rng.sample(NEWSLETTERS, rng.randint(0, 2))),
-                "rank": rng.choice(RANKS),
-                "first_contact": contact.isoformat(),
-                "last_meeting": meeting.strftime("%Y-%m-%dT%H:%M:00Z"),
-                "owner": rng.choice(OWNERS),
-                "team": rng.choice(TEAMS),
-            }
-        )
-    return people
-
-
-def _kintone_record(person: Mapping[str, Any]) -> dict[str, Any]:
-    owner_code, _owner_name = person["owner"]
-    return {
-        "email": {"value": person["email"]},
-        "company": {"value": person["company"]},
-        "name": {"value": person["name"]},
-        "name_kana": {"value": person["name_kana"]},
-        "website": {"value": person["website"]},
-        "notes": {"value": person["notes"]},
-        "employees": {"value": str(person["employees"])},
-        "industry": {"value": person["industry"]},
-        "region": {"value": person["region"]},
-        "interests": {"value": list(person["interests"])},
-        "newsletters": {"value": list(person["newsletters"])},
-        "rank": {"value": person["rank"]},
-        "first_contact": {"value": person["first_contact"]},
-        "last_meeting": {"value": person["last_meeting"]},
-        "owner": {"value": [{"code": owner_code}]},
-        "team": {"value": [{"code": person["team"]}]},
-        "delivery_state": {"value": "配信可能"},
-    }
-
-
 def _post(url: str, payload: Any, *, allow_conflict: bool = False) -> dict[str, Any]:
     with requests.post(url, json=payload, timeout=ADMIN_TIMEOUT) as response:
         if allow_conflict and response.status_code == 409:
@@ -378,28 +236,6 @@ def create_haihai_account(
     return str(definition.get("base_url") or f"{haihai_url}/{account_key}/")
 
 
-def _haihai_customer(person: Mapping[str, Any], index: int) -> dict[str, Any]:
-    memberships = [{"gid": "1", "state": "ok"}]
-    if index % 3 == 0:
-        memberships.append({"gid": "2", "state": "ok"})
-    if index % 17 == 0:
-        memberships[0]["state"] = "stop"
-    if index % 29 == 0:
-        memberships[0]["state"] = "ban"
-    if index % 5 == 0:
-        memberships.append({"spid": "1", "state": "ok"})
-    return {
-        "email": person["email"],
-        "values": {
-            "会社名": person["company"],
-            "氏名": person["name"],
-            "業種": person["industry"],
-            "地域": person["region"],
-        },
-        "memberships": memberships,
-    }
-
-
 def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
     """Create the demo customer app and the demo 配配メール account; return how to reach them.
 
@@ -421,9 +257,9 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
         fields=customer_app_fields(),
         app_id=DEMO_APP_ID,
         token=DEMO_KINTONE_TOKEN,
-        records=[_kintone_record(p) for p in people] + stop_ban_demo.example_records(),
+        records=[kintone_record(p) for p in people] + stop_ban_demo.example_records(),
     )
-    customers = [_haihai_customer(p, i) for i, p in enumerate(people[:SAMPLE_CUSTOMER_COUNT])]
+    customers = [haihai_customer(p, i) for i, p in enumerate(people[:SAMPLE_CUSTOMER_COUNT])]
     customers += stop_ban_demo.example_customers()
     base_url = create_haihai_account(
         haihai_url,
@@ -448,7 +284,11 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
         customers=customers,
     )
     _post(
-        f"{haihai_url}/_sandbox/events", {"account": DEMO_HAIHAI_ACCOUNT, "events": _events(people)}
+        f"{haihai_url}/_sandbox/events",
+        {
+            "account": DEMO_HAIHAI_ACCOUNT,
+            "events": newsletter_events(people[:SAMPLE_CUSTOMER_COUNT]),
+        },
     )
     from portal.demo_events import seed_event_apps
 
@@ -471,37 +311,6 @@ def seed_sandboxes(kintone_url: str, haihai_url: str) -> dict[str, Any]:
         "customers": len(customers),
         "event_apps": event_apps,
     }
-
-
-def _events(people: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A few days of opens and clicks of two newsletters by the first customers."""
-    rng = random.Random(7)
-    events = []
-    for index, person in enumerate(people[:SAMPLE_CUSTOMER_COUNT:2]):
-        day = 1 + index % 5
-        events.append(
-            {
-                "action_type": "open",
-                "email": person["email"],
-                "mail_id": "1",
-                "mail_type": "group",
-                "subject": "【製品ニュース】6月号",
-                "occurred_at": f"2024-06-0{day} {rng.randint(9, 20):02d}:{rng.randint(0, 59):02d}:00",
-            }
-        )
-        if index % 3 == 0:
-            events.append(
-                {
-                    "action_type": "click",
-                    "email": person["email"],
-                    "mail_id": "1",
-                    "mail_type": "group",
-                    "subject": "【製品ニュース】6月号",
-                    "url": "https://www.example.jp/seminar/2024-07",
-                    "occurred_at": f"2024-06-0{day} 21:{rng.randint(0, 59):02d}:00",
-                }
-            )
-    return events
 
 
 def configure_demo_connector(
@@ -566,7 +375,7 @@ def _synced_connector(
 
     from portal.settings import service, syncing
     from portal.settings.mapping import add_row
-    from portal.settings.steps import replace_mapping_rows
+    from portal.settings.mapping_step import replace_mapping_rows
 
     kintone, haihai = seeds["kintone"], seeds["haihai"]
     account_url = f"{haihai_url.rstrip('/')}/{haihai['account_key']}/"

@@ -27,6 +27,7 @@ from portal.settings.mapping import (
     rows_from_form,
     validate_rows,
 )
+from portal.settings.mapping_step import mapping_view
 from portal.settings.sections import (
     HAIHAI_SYNCED,
     KINTONE_SYNCED,
@@ -35,7 +36,7 @@ from portal.settings.sections import (
     section_for,
     sections_for,
 )
-from portal.settings.steps import mapping_view, sync_view
+from portal.settings.step_fields import sync_view
 from portal.web.htmx import hx_response, is_htmx
 
 log = logging.getLogger(__name__)

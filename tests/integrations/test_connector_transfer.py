@@ -18,6 +18,7 @@ from portal.connector_types.loading import load_connector_config
 from portal.connector_types.registry import connector_types
 from portal.crypto import decrypt
 from portal.db import session_scope
+from portal.demo_events import DEMO_APP_TOKENS
 from portal.demo_fixtures import (
     DEMO_HAIHAI_TOKEN,
     DEMO_KINTONE_TOKEN,
@@ -342,9 +343,6 @@ def test_secrets_left_out_keep_stored_ones_and_a_new_connector_needs_them(
 
     # A token typed in clear is taken; one encrypted under another key is refused.
     plain["settings"]["step3"]["kintone_api_token"] = DEMO_KINTONE_TOKEN
-    # Imported here: imported before the connector types, portal.demo_events meets a cycle.
-    from portal.demo_events import DEMO_APP_TOKENS
-
     for step, role in (("step8", "reaction"), ("step9", "bridge")):
         plain["settings"][step][f"{role}_api_token"] = DEMO_APP_TOKENS[role]
     other_key = Fernet(Fernet.generate_key())

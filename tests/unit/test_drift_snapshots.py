@@ -15,7 +15,7 @@ from portal.settings.haihai_drift import (
     diff_snapshots,
     item_type_label,
 )
-from portal.settings.steps import breaking_changes, drift_reason
+from portal.settings.step_fields import breaking_changes, drift_reason
 from portal.syncs.kintone_schema import ChangeKind, diff_fields
 
 

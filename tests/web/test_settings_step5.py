@@ -8,7 +8,7 @@ import re
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from portal.connector_types.haihai_kintone.customer import section as cs
+from portal.connector_types.haihai_kintone.customer import setting_form as cs
 from portal.connector_types.haihai_kintone.customer.condition_storage import MSG_CONDITIONS_FORMAT
 from portal.connector_types.haihai_kintone.customer.config import (
     Condition,

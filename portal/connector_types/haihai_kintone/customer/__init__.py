@@ -3,7 +3,7 @@
 kintone records flow into 配配メール's customer database, a delivery group or a step-mail plan.
 This folder holds the whole process: its configuration type (config), Step5 (section), the
 conditions and their dialog routes (conditions, views), the run handlers (handlers) and the sync
-itself (read, values, sync).
+itself (sync, in phases: sync_checks, import_plan, values, part_sender, stop_missing, sync_result).
 """
 
 from __future__ import annotations

@@ -40,9 +40,9 @@ from portal.connector_types.haihai_kintone.customer.dialog_state import (
     row_view,
     rows_from_form,
 )
-from portal.connector_types.haihai_kintone.customer.section import (
+from portal.connector_types.haihai_kintone.customer.section import account_timezone
+from portal.connector_types.haihai_kintone.customer.setting_form import (
     MAX_SETTINGS,
-    account_timezone,
     default_values,
     field_name,
     posted_setting_values,

@@ -30,7 +30,13 @@ from portal.settings import schedule_support
 from portal.settings.haihai_drift import HaihaiDiff
 from portal.settings.mapping import MappingRow
 from portal.settings.sections import HAIHAI_SYNCED, DriftEntry, Section, SectionContext
-from portal.settings.steps import TIMINGS, breaking_changes, drift_reason, shown_secret, sync_view
+from portal.settings.step_fields import (
+    TIMINGS,
+    breaking_changes,
+    drift_reason,
+    shown_secret,
+    sync_view,
+)
 from portal.settings.synced_state import MSG_NOT_MAPPING, parse_kintone_state
 from portal.syncs.kintone_schema import FieldChange
 

@@ -26,7 +26,7 @@ from portal.models.event_imports import ROLES
 from portal.settings import messages as msg
 from portal.settings import service, syncing
 from portal.settings.sections import SectionContext, section_for
-from portal.settings.steps import sync_view
+from portal.settings.step_fields import sync_view
 from portal.web.htmx import hx_response
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from portal.connector_types.haihai_kintone.customer.config import (
     CustomerSyncSetting,
     customer_settings,
 )
-from portal.connector_types.haihai_kintone.customer.section import MODE_LABELS, TARGET_LABELS
+from portal.connector_types.haihai_kintone.customer.setting_form import MODE_LABELS, TARGET_LABELS
 from portal.connector_types.registry import process_name
 from portal.inbound import InboundError
 from portal.inbound.cors import origin_of

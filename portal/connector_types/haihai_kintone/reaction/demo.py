@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.demo_events import configure_demo_import
+from portal.connector_types.haihai_kintone.event_import.demo import configure_demo_import
 
 
 def configure_demo(ctx) -> None:

@@ -37,8 +37,9 @@ from portal.models.stop_ban import StopBanSettingsRow
 from portal.settings import messages as msg
 from portal.settings import schedule_support
 from portal.settings.mapping import rows_from_form
+from portal.settings.mapping_step import stored_rows
 from portal.settings.sections import KINTONE_SYNCED, DriftEntry, Section, SectionContext
-from portal.settings.steps import TIMINGS, breaking_changes, drift_reason, stored_rows
+from portal.settings.step_fields import TIMINGS, breaking_changes, drift_reason
 from portal.syncs.config import ScheduleSpec
 from portal.syncs.kintone_schema import FieldChange
 

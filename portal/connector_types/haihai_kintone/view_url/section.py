@@ -12,7 +12,7 @@ from portal.models.settings import ViewUrlSettingsRow
 from portal.settings import messages as msg
 from portal.settings import schedule_support
 from portal.settings.sections import KINTONE_SYNCED, DriftEntry, Section, SectionContext
-from portal.settings.steps import TIMINGS, breaking_changes, drift_reason
+from portal.settings.step_fields import TIMINGS, breaking_changes, drift_reason
 from portal.syncs.kintone_schema import FieldChange, type_label
 
 VIEW_URL_PROCESS = "view_url"
