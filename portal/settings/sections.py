@@ -136,6 +136,11 @@ class Section:
         """Clear stored selections of deleted 配配メール objects; describe each one."""
         return []
 
+    def claimed_fields(self, ctx: SectionContext, data: Any) -> dict[str, str]:
+        """kintone fields of the customer app this Step uses as parsed (`data`), by field code →
+        the use in words (see portal.syncs.field_claims); a Step writing a field checks these."""
+        return {}
+
     def config_values(self, ctx: SectionContext) -> dict[str, Any]:
         """Keyword arguments a shared Step contributes to the type's configuration object."""
         return {}
@@ -207,6 +212,16 @@ def fields_from_values(section_key: str, values: Mapping[str, Any]) -> MultiDict
 def sections_for(connector: Connector) -> list[Section]:
     """The sections of `connector`'s type, in page order."""
     return get_connector_type(connector.kind).ordered_sections()
+
+
+def claims_parsed_before(ctx: SectionContext, section: Section) -> dict[str, str]:
+    """The fields claimed by the sections parsed before `section` in this save, first claim kept."""
+    claims: dict[str, str] = {}
+    for other in sections_for(ctx.connector):
+        if other.key != section.key and other.key in ctx.parsed:
+            for code, use in other.claimed_fields(ctx, ctx.parsed[other.key]).items():
+                claims.setdefault(code, use)
+    return claims
 
 
 def section_for(connector: Connector, key: str) -> Section:

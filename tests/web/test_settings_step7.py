@@ -72,13 +72,15 @@ def test_scheduled_view_url_is_stored_with_its_schedule(env):
     assert re.search(r'id="view_url-hours-22" value="22" autocomplete="off" checked', html)
 
     # Manual runs keep the field but drop the schedule.
-    response = env.post("", env.valid_form(**{"view_url-timing": "manual"}, view_url_target="name"))
+    response = env.post(
+        "", env.valid_form(**{"view_url-timing": "manual"}, view_url_target="company")
+    )
     assert response.status_code == 200
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         config = load_connector_config(session, env.connector_id)
     assert (config.section("step7").timing, config.section("step7").schedule) == ("manual", None)
-    assert config.section("step7").target_field == "name"
+    assert config.section("step7").target_field == "company"
 
 
 def test_view_url_needs_a_text_or_link_field_when_it_runs(env):
@@ -94,6 +96,46 @@ def test_view_url_needs_a_text_or_link_field_when_it_runs(env):
     )
     # 連携しない needs nothing.
     assert env.post("", env.valid_form(**{"view_url-timing": "off"})).status_code == 200
+
+
+STOP_RULE_ON_NOTES = {
+    "stop_ban_present": "1",
+    "stop_ban-timing": "manual",
+    "stop_ban_mode": "stop",
+    "stop_ban-stop-field": "notes",
+    "stop_ban-stop-value": "配信停止",
+}
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "use"),
+    [
+        ("email", {}, "「メールアドレス」はメールアドレスの連携に使用している項目です"),
+        ("name", {}, "「氏名」はStep4の連携項目に設定されている項目です"),
+        ("notes", STOP_RULE_ON_NOTES, "「備考」はStep6の配信停止連携に設定されている項目です"),
+    ],
+)
+def test_a_target_field_another_process_uses_is_refused_and_nothing_is_saved(
+    env, target, extra, use
+):
+    form = env.valid_form(**{"view_url-timing": "manual"}, view_url_target=target, **extra)
+    response = env.post("", form)
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "view_url_target") == (
+        msg.VIEW_URL_FIELD_IN_USE.format(use=use)
+    )
+    with env.app.app_context(), session_scope() as session:
+        assert session.get(ViewUrlSettingsRow, env.connector_id) is None
+    # 連携しない stores nothing that runs; a field no other process uses saves.
+    assert env.post("", {**form, "view_url_target": "homepage"}).status_code == 200
+
+
+def test_a_stored_step6_rule_counts_when_the_page_posts_no_step6(env):
+    assert env.post("", env.valid_form(**STOP_RULE_ON_NOTES)).status_code == 200
+    form = env.valid_form(**{"view_url-timing": "manual"}, view_url_target="notes")
+    response = env.post("", form)
+    assert response.status_code == 422
+    assert "Step6の配信停止連携" in field_error(response.get_data(as_text=True), "view_url_target")
 
 
 def test_schedule_editor_errors_are_shown_next_to_its_fields(env):
