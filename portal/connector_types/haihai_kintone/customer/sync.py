@@ -26,7 +26,8 @@ decision is therefore taken once, for the whole kintone result:
 Both ways end in the same delivery states. A run that fails before all parts were processed
 stops nobody (a partial result must not stop anyone).
 
-Counts: total = kintone records read; processed = rows 配配メール accepted. Rows 配配メール
+Counts: total = kintone records read; processed = rows 配配メール took (`import_tally`: not
+the rows it refused, nor rows whose data it kept). Rows 配配メール
 refused, rows that could not be encoded and records without an address are listed in the
 outcome's details. 0 records → success 0 / 0 without calling 配配メール.
 """
@@ -50,6 +51,7 @@ from portal.connector_types.haihai_kintone.customer.conditions import (
     build_query,
 )
 from portal.connector_types.haihai_kintone.customer.config import CustomerSyncSetting
+from portal.connector_types.haihai_kintone.customer.import_tally import ImportTally
 from portal.connector_types.haihai_kintone.customer.values import (
     RowConverter,
     UnsupportedFieldTypeError,
@@ -693,8 +695,9 @@ def run_customer_sync(
 
     # 4. Results of every part, then (if needed) the stop decision for the whole result.
     outcome = CustomerSyncOutcome(processed=0, total=state.total)
+    tally = ImportTally.for_options(plan.options)
     for number, result in sender.wait_all(haihai_failure):
-        state.accepted += result.accepted
+        state.accepted += tally.add(result)
         for row_error in result.errors:
             place = f"{number}番目のCSV " if sender.parts_sent > 1 else ""
             line = f"{row_error.line}行目" if row_error.line is not None else "行不明"
@@ -734,6 +737,7 @@ def run_customer_sync(
         )
     elif part_jobs:
         outcome.notes.append(f"配配メールのジョブID: {part_jobs[0]}")
+    outcome.notes.extend(tally.lines())
     if plan.stop_missing and no_addresses:
         # Records without a single address say nothing about who left; stopping the whole
         # target on such a result would be a disaster, so nobody is stopped.
