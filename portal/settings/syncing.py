@@ -24,7 +24,7 @@ from portal.models.settings import HAIHAI_METHOD_SYNCED
 from portal.settings import messages as msg
 from portal.settings.haihai_drift import build_snapshot, diff_snapshots
 from portal.settings.kintone_app import CUSTOMER_APP, AppConnection, KintoneAppRole
-from portal.settings.sections import DriftEntry, SectionContext, sections_for
+from portal.settings.sections import DriftEntry, SectionContext, drift_of, sections_for
 from portal.settings.steps import KintoneData, parse_haihai_access
 from portal.syncs.clients import INTERACTIVE, haihai_client, kintone_access, kintone_client
 from portal.syncs.config import HaihaiAccess
@@ -235,7 +235,7 @@ def sync_haihai(ctx: SectionContext, form: MultiDict) -> SyncReport:
         diff = diff_snapshots(previous, snapshot)
         report.warnings = diff.warnings
         for section in sections_for(ctx.connector):
-            report.entries.extend(section.on_haihai_drift(ctx, diff))
+            report.entries.extend(drift_of(section, section.on_haihai_drift(ctx, diff)))
     settings.haihai_sync_report = report.to_json()
     settings.updated_at = utcnow()
     ctx.session.add(settings)

@@ -280,3 +280,41 @@ def test_schedules_that_never_meet_are_saved_silently(env, extra_section):
     assert response.status_code == 200
     assert "HX-Retarget" not in response.headers
     assert set(_schedules(env)) == {"view_url", "customer:2"}
+
+
+# --- re-rendered after a sync: unsaved edits stay unless the sync removed this section's setting
+
+
+def _selected_target(html: str) -> str | None:
+    select = re.search(r'<select[^>]*name="view_url_target".*?</select>', html, re.S).group(0)
+    found = re.search(r'<option value="([^"]*)" selected>', select)
+    return found.group(1) if found else None
+
+
+def test_a_sync_keeps_the_unsaved_edits_of_the_sections_it_re_renders(env):
+    saved = env.valid_form(**{"view_url-timing": "manual"}, view_url_target="view_url")
+    assert env.post("", saved).status_code == 200
+    # Edited on the page, not saved; then 「kintone項目の同期」 fires kintoneSynced and the
+    # section posts the page's form.
+    env.kintone_fields(add={"memo": {"type": "MULTI_LINE_TEXT", "label": "メモ"}})
+    assert env.post("/kintone-sync", env.access_form()).status_code == 200
+    page = {**saved, **_daily("view_url", 6), "view_url_target": "memo"}
+    html = env.post("/sections/step7?after=kintoneSynced", page).get_data(as_text=True)
+    assert _selected_target(html) == "memo"  # a field the sync just brought, chosen unsaved
+    assert re.search(r'id="view_url-timing-schedule" value="schedule"\s+checked', html)
+    assert re.search(r'id="view_url-hours-6" value="6" autocomplete="off" checked', html)
+    with env.app.app_context(), session_scope() as session:
+        assert session.get(ViewUrlSettingsRow, env.connector_id).target_field == "view_url"
+
+
+def test_a_sync_that_removed_the_sections_setting_shows_storage_as_a_reload_would(env):
+    saved = env.valid_form(**{"view_url-timing": "manual"}, view_url_target="view_url")
+    assert env.post("", saved).status_code == 200
+    env.kintone_fields(delete=["view_url"])
+    assert env.post("/kintone-sync", env.access_form()).status_code == 200
+    page = {**saved, "view_url_target": "homepage"}
+    html = env.post("/sections/step7?after=kintoneSynced", page).get_data(as_text=True)
+    assert _selected_target(html) is None  # the stored target was cleared by the sync
+    # Another section the sync did not touch keeps the page's values.
+    html = env.post("/sections/step7?after=haihaiSynced", page).get_data(as_text=True)
+    assert _selected_target(html) == "homepage"
