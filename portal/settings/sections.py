@@ -139,6 +139,10 @@ class Section:
         """Schedules this section configures, by run process key (None: not scheduled)."""
         return {}
 
+    def editor_prefix(self, process_key: str) -> str:
+        """The name prefix of the schedule editor of `process_key` (one of `schedules`' keys)."""
+        return process_key.replace(":", "-")
+
     def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         """Remove stored settings that changed kintone fields break; describe each removal."""
         return []

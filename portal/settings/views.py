@@ -123,7 +123,7 @@ def save(connector_id: str) -> ResponseReturnValue:
         html = _form_html(
             ctx,
             request.form,
-            invalid.errors,
+            {**invalid.editor_errors, **invalid.errors},
             page_errors=[msg.SAVE_FAILED, *invalid.page_errors],
         )
         return hx_response(html, UNPROCESSABLE) if is_htmx() else (html_page(ctx, html), 422)

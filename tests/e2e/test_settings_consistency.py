@@ -145,8 +145,8 @@ def _settled(page) -> None:
     )
 
 
-def test_unsaved_edits_of_steps_4_5_7_survive_both_sync_buttons(signed_in_page, sandbox_app):
-    page, base = signed_in_page.page, signed_in_page.portal.url
+def _synced_connector(page, base: str, sandbox_app: dict[str, str]) -> None:
+    """A new connector with both sync buttons pressed (nothing saved yet)."""
     _new_connector(page, base)
     page.get_by_label("配配メールURL").fill(sandbox_app["haihai_url"])
     page.get_by_label("ログインID").fill(HAIHAI_LOGIN)
@@ -160,6 +160,11 @@ def test_unsaved_edits_of_steps_4_5_7_survive_both_sync_buttons(signed_in_page, 
     page.get_by_role("button", name="kintone項目の同期").click()
     expect(page.locator("#kintone-app-summary")).to_contain_text("アプリ名")
     _settled(page)
+
+
+def test_unsaved_edits_of_steps_4_5_7_survive_both_sync_buttons(signed_in_page, sandbox_app):
+    page, base = signed_in_page.page, signed_in_page.portal.url
+    _synced_connector(page, base, sandbox_app)
 
     # Unsaved edits: Step4 rows from the dialog, Step5's 連携先, Step7's timing and field.
     page.locator("#mapping-open").click()
@@ -205,3 +210,39 @@ def test_unsaved_edits_of_steps_4_5_7_survive_both_sync_buttons(signed_in_page, 
     expect(page.locator("#settings-notice")).to_have_text("保存しました。")
     page.reload()
     edits_are_on_the_page()
+
+
+def _daily_at(page, prefix: str, hour: int) -> None:
+    page.locator(f"#{prefix}-timing-schedule").check()
+    _settled(page)
+    page.locator(f"#{prefix}-interval").select_option("daily")
+    _settled(page)
+    page.locator(f"label[for='{prefix}-hours-{hour}']").click()
+
+
+def test_a_schedule_overlap_is_shown_at_both_editors_and_the_first_is_scrolled_to(
+    signed_in_page, sandbox_app
+):
+    page, base = signed_in_page.page, signed_in_page.portal.url
+    _synced_connector(page, base, sandbox_app)
+    page.locator("#mapping-open").click()
+    dialog = page.get_by_role("dialog", name="連携項目の設定")
+    dialog.locator("#mapping-new-field").select_option("email")
+    dialog.get_by_role("button", name="+ 追加").click()
+    dialog.get_by_role("button", name="閉じる", exact=True).click()
+    expect(dialog).to_be_hidden()
+    _daily_at(page, "customer-1", 10)
+    _daily_at(page, "view_url", 10)
+    page.locator("#field-view_url_target").select_option("notes")
+
+    page.get_by_role("button", name="保存", exact=True).click()
+    overlap = "「顧客情報連携 1」と「顧客閲覧URL連携」のスケジュール設定が重複しています"
+    expect(page.locator("#settings-errors")).to_contain_text(overlap)
+    first = page.locator("#customer-1-schedule [data-error-for='customer-1-schedule']")
+    expect(first).to_contain_text(overlap)
+    expect(page.locator("#view_url-schedule [data-error-for='view_url-schedule']")).to_contain_text(
+        overlap
+    )
+    # The page (thousands of pixels) was scrolled to the first editor concerned.
+    expect(first).to_be_in_viewport()
+    expect(page.locator("#settings-errors")).not_to_be_in_viewport()

@@ -187,6 +187,9 @@ class ExtraScheduleSection(sections.Section):
         timing, spec = data
         return {"customer:2": spec if timing == "schedule" else None}
 
+    def editor_prefix(self, process_key):
+        return self.prefix
+
     def on_kintone_drift(self, ctx, changes):
         removed = [c for c in changes if c.is_error]
         return [
@@ -233,6 +236,14 @@ def test_identical_daily_schedules_are_refused_and_nothing_is_saved(env, extra_s
     assert response.status_code == 422
     page = text_of(response.get_data(as_text=True))
     assert "「顧客閲覧URL連携」と「顧客情報連携 2」のスケジュール設定が重複しています" in page
+    # The message is also shown above each schedule editor it concerns (the page scrolls to it).
+    html = response.get_data(as_text=True)
+    for prefix in ("view_url", "extra"):
+        assert "「顧客閲覧URL連携」と「顧客情報連携 2」のスケジュール設定が重複しています" in (
+            field_error(html, f"{prefix}-schedule") or ""
+        )
+    editor = html[html.index('id="view_url-schedule"') :]
+    assert editor.index('data-error-for="view_url-schedule"') < editor.index("</fieldset>")
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         assert session.get(ViewUrlSettingsRow, env.connector_id) is None
