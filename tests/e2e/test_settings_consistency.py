@@ -1,5 +1,7 @@
 """In Chromium: a 配配メール sync saves a consistent whole and the page agrees after a reload; a
-typed token survives a failed sync without being sent back; leaving with unsaved edits asks."""
+typed token survives a failed sync without being sent back; leaving with unsaved edits asks;
+unsaved edits survive the sync buttons; Step7 refuses a field another process uses; schedule
+overlaps are shown at their editors."""
 
 from __future__ import annotations
 
@@ -246,3 +248,30 @@ def test_a_schedule_overlap_is_shown_at_both_editors_and_the_first_is_scrolled_t
     # The page (thousands of pixels) was scrolled to the first editor concerned.
     expect(first).to_be_in_viewport()
     expect(page.locator("#settings-errors")).not_to_be_in_viewport()
+
+
+def test_step7_refuses_the_mail_address_field_as_its_target(signed_in_page, sandbox_app):
+    page, base = signed_in_page.page, signed_in_page.portal.url
+    _synced_connector(page, base, sandbox_app)
+    page.locator("#mapping-open").click()
+    dialog = page.get_by_role("dialog", name="連携項目の設定")
+    dialog.locator("#mapping-new-field").select_option("email")
+    dialog.get_by_role("button", name="+ 追加").click()
+    dialog.get_by_role("button", name="閉じる", exact=True).click()
+    expect(dialog).to_be_hidden()
+    page.locator("#view_url-timing-manual").check()
+    _settled(page)
+    page.locator("#field-view_url_target").select_option("email")
+
+    page.get_by_role("button", name="保存", exact=True).click()
+    error = page.locator('[data-error-for="view_url_target"]')
+    expect(error).to_contain_text(
+        "「メールアドレス」はメールアドレスの連携に使用している項目です。"
+    )
+    expect(page.locator("#settings-notice")).to_have_count(0)
+
+    page.locator("#field-view_url_target").select_option("notes")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator("#settings-notice")).to_have_text("保存しました。")
+    page.reload()
+    expect(page.locator("#field-view_url_target")).to_have_value("notes")
