@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from portal.integrations.haihai import ImportMode, ImportOptions, ImportResult
 
-# The manual's way to see a job's result in 配配メール itself (2.3.1).
+# Where the manual sends the user to see a job's result in 配配メール itself.
 HAIHAI_REPORT = "配配メールの[レポート] > [レポートメニュー] > [一括登録・削除の処理結果]"
 
 
