@@ -108,16 +108,6 @@ def check_kintone_connection(ctx: SectionContext, form: MultiDict) -> str:
     return check_kintone_app(ctx, form, CUSTOMER_APP)
 
 
-def read_fields(client: kintone_api.KintoneClient, app_id: int) -> dict[str, Any]:
-    """The app's live fields; a refusal is KintoneAppAccessError when the token may do nothing
-    on the app (a wrong app ID, or another app's token), so it is not worded as a permission."""
-    try:
-        return client.get_form_fields(app_id)
-    except kintone_api.KintonePermissionError:
-        client.probe_permissions(app_id)
-        raise
-
-
 def sync_kintone_app(ctx: SectionContext, form: MultiDict, role: KintoneAppRole) -> SyncReport:
     """Fetch `role`'s app fields with the posted values, store them and apply the drift.
 
@@ -129,7 +119,8 @@ def sync_kintone_app(ctx: SectionContext, form: MultiDict, role: KintoneAppRole)
     app_id = int(data.app_id)
     try:
         with interactive_client(ctx, data) as client:
-            properties = read_fields(client, app_id)
+            # A token that opens nothing of the app: a wrong app ID or another app's token.
+            properties = client.get_form_fields(app_id, explain_refusal=True)
             app = client.get_app(app_id)
             permissions = client.probe_permissions(app_id)
     except kintone_api.KintoneError as error:

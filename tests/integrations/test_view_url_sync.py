@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -252,6 +253,15 @@ def test_wrong_kintone_token_ends_with_a_message_naming_step3(world, portal_app)
     assert failed.value.code == "kintone_auth"
     assert "kintone APIトークンが正しくありません" in failed.value.message
     assert "Step3" in failed.value.message
+
+
+def test_a_wrong_app_id_ends_with_a_message_naming_the_app_not_permissions(world, portal_app):
+    config = world.config()
+    wrong = dataclasses.replace(config.kintone, app_id="999")
+    with pytest.raises(RunFailed) as failed:
+        run_view_url(context(dataclasses.replace(config, kintone=wrong)))
+    assert failed.value.code == "kintone_app"
+    assert "kintoneアプリ（アプリID: 999）にアクセスできません" in failed.value.message
 
 
 def test_haihai_credentials_refused_end_with_the_clients_message(world, portal_app):

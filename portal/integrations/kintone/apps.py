@@ -30,13 +30,27 @@ class AppSettings(KintoneTransport):
         return self.request("GET", "app", {"id": app}, app=app)
 
     def get_form_fields(
-        self, app: int, preview: bool = False, *, lang: str | None = None
+        self,
+        app: int,
+        preview: bool = False,
+        *,
+        lang: str | None = None,
+        explain_refusal: bool = False,
     ) -> dict[str, dict[str, Any]]:
-        """Field properties keyed by field code (live settings unless `preview`)."""
+        """Field properties keyed by field code (live settings unless `preview`).
+
+        With `explain_refusal`, a refusal (GAIA_NO01) is probed: KintoneAppAccessError when the
+        credentials may do nothing at all on `app` (another app's token, or no such app).
+        """
         params: dict[str, Any] = {"app": app}
         if lang:
             params["lang"] = lang
-        body = self.request("GET", "app/form/fields", params, app=app, preview=preview)
+        try:
+            body = self.request("GET", "app/form/fields", params, app=app, preview=preview)
+        except KintonePermissionError:
+            if explain_refusal:
+                self.probe_permissions(app)
+            raise
         return body["properties"]
 
     def get_form_layout(self, app: int, preview: bool = False) -> list[dict[str, Any]]:

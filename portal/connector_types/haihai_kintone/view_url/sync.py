@@ -136,7 +136,7 @@ def sync_view_urls(
     email_code = mapping.kintone_code
 
     # The fields may have changed since the settings were saved; never write to the wrong one.
-    _check_fields(kintone.get_form_fields(app), email_code, target_code)
+    _check_fields(kintone.get_form_fields(app, explain_refusal=True), email_code, target_code)
     urls = index_by_email(haihai.iter_view_urls())
 
     state = {"read": 0, "queued": 0, "written": 0, "matched": 0, "total": 0}
