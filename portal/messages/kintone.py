@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal.integrations.kintone import (
+    KintoneAppAccessError,
     KintoneAuthError,
     KintoneConnectionLostError,
     KintoneError,
@@ -55,6 +56,12 @@ NO_PERMISSION = (
 APP_NOT_FOUND = (
     "kintoneアプリ（アプリID: {app_id}）が見つかりません。アプリが削除されていないか、"
     "「Step3. kintone連携設定」のkintone アプリIDが正しいか確認してください。"
+)
+APP_ACCESS = (
+    "このkintone APIトークンでは、kintoneアプリ（アプリID: {app_id}）にアクセスできません。"
+    "アプリIDのアプリが存在しないか、APIトークンがこのアプリで発行されたものではありません。"
+    "kintone アプリIDと、そのアプリの設定 > APIトークンで生成したkintone APIトークンを"
+    "確認してください。"
 )
 RECORD_NOT_FOUND = (
     "kintoneのレコードが見つかりません（{code}: {message}）。"
@@ -155,6 +162,8 @@ def kintone_message(error: KintoneError | BudgetExceeded, step: KintoneStep) -> 
         return TOO_MUCH_DATA
     if isinstance(error, KintoneAuthError):
         return AUTH
+    if isinstance(error, KintoneAppAccessError):
+        return APP_ACCESS.format(app_id=step.app_id)
     if isinstance(error, KintonePermissionError):
         needs = "と".join(f"「{PERMISSION_LABELS[p]}」" for p in step.needs)
         return NO_PERMISSION.format(app_id=step.app_id, needs=needs)
@@ -205,6 +214,8 @@ def kintone_error_code(error: KintoneError | BudgetExceeded, step: KintoneStep) 
         return "kintone_query" if step.conditions else "kintone_refused"
     if isinstance(error, KintoneNotFoundError):
         return "kintone_app" if error.code == "GAIA_AP01" else "kintone_error"
+    if isinstance(error, KintoneAppAccessError):
+        return "kintone_app"
     kinds: tuple[tuple[type[KintoneError], str], ...] = (
         (KintoneAuthError, "kintone_auth"),
         (KintonePermissionError, "kintone_permission"),

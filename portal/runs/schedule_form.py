@@ -234,6 +234,8 @@ class ScheduleCheck:
 
     errors: list[str]
     confirmations: list[str]
+    # The errors again by process key: each one under both processes of its pair.
+    errors_by_process: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -257,6 +259,7 @@ def check_schedules_for_save(specs: Mapping[str, ScheduleSpec | None]) -> Schedu
     ]
     errors: list[str] = []
     confirmations: list[str] = []
+    by_process: dict[str, list[str]] = {}
     for index, (key_a, spec_a) in enumerate(checked):
         for key_b, spec_b in checked[index + 1 :]:
             verdict = classify_overlap(spec_a, spec_b)
@@ -267,8 +270,10 @@ def check_schedules_for_save(specs: Mapping[str, ScheduleSpec | None]) -> Schedu
                     f"{pair}のスケジュール設定が重複しています{detail}。"
                     "スケジュール設定が重複しないように設定してください。"
                 )
+                for key in (key_a, key_b):
+                    by_process.setdefault(key, []).append(errors[-1])
             elif verdict == "confirm":
                 confirmations.append(
                     f"{pair}は、連携処理が実行される月によっては同じタイミングで実行される可能性があります{detail}。"
                 )
-    return ScheduleCheck(errors, confirmations)
+    return ScheduleCheck(errors, confirmations, by_process)

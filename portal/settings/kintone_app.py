@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from portal.integrations.kintone import KintoneAuthError, KintoneError
 from portal.messages.kintone import KintoneStep, kintone_message, settings_step
 from portal.settings import messages as msg
-from portal.settings.sections import DriftEntry, SectionContext, sections_for
+from portal.settings.sections import DriftEntry, SectionContext, drift_of, sections_for
 from portal.settings.steps import KintoneData, parse_app_access
 from portal.syncs.kintone_schema import FieldChange
 
@@ -130,7 +130,7 @@ class CustomerAppRole(KintoneAppRole):
     def drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         entries: list[DriftEntry] = []
         for section in sections_for(ctx.connector):
-            entries.extend(section.on_kintone_drift(ctx, changes))
+            entries.extend(drift_of(section, section.on_kintone_drift(ctx, changes)))
         return entries
 
     def step(self, app_id: str | int | None) -> KintoneStep:

@@ -36,6 +36,7 @@ from portal.settings.sections import (
 )
 from portal.settings.step_fields import TEXT_MAX, breaking_changes, checked, drift_reason
 from portal.syncs.config import FieldMapping
+from portal.syncs.field_claims import mapping_claims
 from portal.syncs.kintone_schema import FieldChange, recommended_haihai_type
 
 
@@ -139,6 +140,12 @@ class MappingSection(Section):
         if name and len(name) > TEXT_MAX:
             errors["email_display_name"] = msg.TEXT_TOO_LONG
         return MappingData(rows, custom, name if custom else ""), errors
+
+    def claimed_fields(self, ctx: SectionContext, data: MappingData) -> dict[str, str]:
+        rows = data.rows or stored_rows(ctx)
+        return mapping_claims(
+            (r.kintone_code for r in rows), rows[0].kintone_code if rows else None
+        )
 
     def store(self, ctx: SectionContext, data: MappingData) -> None:
         replace_mapping_rows(ctx, data.rows)

@@ -85,6 +85,10 @@ VIEW_URL_FIELD_REQUIRED = "連携先のkintone項目を選択してください�
 VIEW_URL_FIELD_TYPE = (
     "連携先には、文字列 (1行)、文字列 (複数行)、リンクのいずれかのkintone項目を選択してください。"
 )
+VIEW_URL_FIELD_IN_USE = (
+    "{use}。顧客閲覧URLで上書きされるため連携先にはできません。"
+    "他の連携で使用していないkintone項目を選択してください。"
+)
 SAVE_FAILED = (
     "入力内容にエラーがあります。各項目のメッセージを確認してください。保存されていません。"
 )

@@ -21,6 +21,7 @@ __all__ = [
     "EditorValues",
     "ScheduleCheck",
     "check_schedules",
+    "conflict_errors",
     "editor_fields",
     "parse_timing",
     "posted_editor",
@@ -85,3 +86,12 @@ def replace(session: Session, connector_id: str, specs: Mapping[str, ScheduleSpe
 def check_schedules(specs: Mapping[str, ScheduleSpec | None]) -> ScheduleCheck:
     """The 付録6.3 check over every schedule the page is about to save."""
     return schedule_form.check_schedules_for_save(specs)
+
+
+def conflict_errors(check: ScheduleCheck, prefixes: Mapping[str, str]) -> dict[str, str]:
+    """The check's errors as errors of the schedule editors they concern (`<prefix>-schedule`),
+    `prefixes` naming the editor of each process key."""
+    return {
+        f"{prefixes.get(key, key)}-schedule": " ".join(messages)
+        for key, messages in check.errors_by_process.items()
+    }

@@ -10,7 +10,7 @@ contributes its part of the typed configuration. A connector type lists its sect
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import MultiDict
@@ -49,15 +49,26 @@ class DriftEntry:
     group: str
     headers: tuple[str, ...]
     cells: tuple[str, ...]
+    section: str = ""  # key of the section whose stored settings changed (set by the sync)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (stored in the sync report)."""
-        return {"group": self.group, "headers": list(self.headers), "cells": list(self.cells)}
+        return {
+            "group": self.group,
+            "headers": list(self.headers),
+            "cells": list(self.cells),
+            "section": self.section,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DriftEntry:
         """The inverse of to_json."""
-        return cls(str(data["group"]), tuple(data["headers"]), tuple(data["cells"]))
+        return cls(
+            str(data["group"]),
+            tuple(data["headers"]),
+            tuple(data["cells"]),
+            str(data.get("section") or ""),
+        )
 
 
 @dataclass
@@ -128,6 +139,10 @@ class Section:
         """Schedules this section configures, by run process key (None: not scheduled)."""
         return {}
 
+    def editor_prefix(self, process_key: str) -> str:
+        """The name prefix of the schedule editor of `process_key` (one of `schedules`' keys)."""
+        return process_key.replace(":", "-")
+
     def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         """Remove stored settings that changed kintone fields break; describe each removal."""
         return []
@@ -135,6 +150,11 @@ class Section:
     def on_haihai_drift(self, ctx: SectionContext, diff: HaihaiDiff) -> list[DriftEntry]:
         """Clear stored selections of deleted 配配メール objects; describe each one."""
         return []
+
+    def claimed_fields(self, ctx: SectionContext, data: Any) -> dict[str, str]:
+        """kintone fields of the customer app this Step uses as parsed (`data`), by field code →
+        the use in words (see portal.syncs.field_claims); a Step writing a field checks these."""
+        return {}
 
     def config_values(self, ctx: SectionContext) -> dict[str, Any]:
         """Keyword arguments a shared Step contributes to the type's configuration object."""
@@ -207,6 +227,26 @@ def fields_from_values(section_key: str, values: Mapping[str, Any]) -> MultiDict
 def sections_for(connector: Connector) -> list[Section]:
     """The sections of `connector`'s type, in page order."""
     return get_connector_type(connector.kind).ordered_sections()
+
+
+def drift_of(section: Section, entries: list[DriftEntry]) -> list[DriftEntry]:
+    """`entries` a section reported, marked as its own."""
+    return [replace(entry, section=section.key) for entry in entries]
+
+
+def drifted_sections(report: Mapping[str, Any] | None) -> set[str]:
+    """Keys of the sections whose stored settings the sync of `report` changed."""
+    return {str(e.get("section")) for e in (report or {}).get("entries", []) if e.get("section")}
+
+
+def claims_parsed_before(ctx: SectionContext, section: Section) -> dict[str, str]:
+    """The fields claimed by the sections parsed before `section` in this save, first claim kept."""
+    claims: dict[str, str] = {}
+    for other in sections_for(ctx.connector):
+        if other.key != section.key and other.key in ctx.parsed:
+            for code, use in other.claimed_fields(ctx, ctx.parsed[other.key]).items():
+                claims.setdefault(code, use)
+    return claims
 
 
 def section_for(connector: Connector, key: str) -> Section:

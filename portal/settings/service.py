@@ -28,8 +28,9 @@ class SettingsInvalid(Exception):
     """The posted settings break at least one rule; nothing was saved.
 
     `errors` maps form field names to Japanese messages; `page_errors` are messages that belong
-    to no single field (the schedule check of §4.2); `section_errors` are the same field errors
-    by the key of the section that reported them.
+    to no single field (the schedule check of §4.2), `editor_errors` the same messages keyed by
+    the schedule editor they concern; `section_errors` are the field errors by the key of the
+    section that reported them.
     """
 
     def __init__(
@@ -37,10 +38,13 @@ class SettingsInvalid(Exception):
         errors: Mapping[str, str],
         page_errors: list[str] | None = None,
         section_errors: Mapping[str, Mapping[str, str]] | None = None,
+        editor_errors: Mapping[str, str] | None = None,
     ):
         super().__init__("settings invalid: " + ", ".join(sorted(errors)))
         self.errors = dict(errors)
         self.page_errors = list(page_errors or [])
+        # The page errors again, next to the schedule editors they concern (shown only).
+        self.editor_errors = dict(editor_errors or {})
         self.section_errors = {key: dict(found) for key, found in (section_errors or {}).items()}
 
 
@@ -163,11 +167,15 @@ def save_settings(
     try:
         parsed = validate_settings(ctx, form)
         specs: dict[str, Any] = {}
+        prefixes: dict[str, str] = {}
         for section in sections_for(connector):
-            specs.update(section.schedules(parsed[section.key]))
+            found = section.schedules(parsed[section.key])
+            specs.update(found)
+            prefixes.update({key: section.editor_prefix(key) for key in found})
         check = schedule_support.check_schedules(specs)
         if check.errors:
-            raise SettingsInvalid({}, check.errors)
+            editors = schedule_support.conflict_errors(check, prefixes)
+            raise SettingsInvalid({}, check.errors, editor_errors=editors)
         if check.confirmations and not confirmed:
             raise ScheduleConfirmationRequired(check.confirmations)
         for section in sections_for(connector):

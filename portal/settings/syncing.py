@@ -24,7 +24,7 @@ from portal.models.settings import HAIHAI_METHOD_SYNCED
 from portal.settings import messages as msg
 from portal.settings.haihai_drift import build_snapshot, diff_snapshots
 from portal.settings.kintone_app import CUSTOMER_APP, AppConnection, KintoneAppRole
-from portal.settings.sections import DriftEntry, SectionContext, sections_for
+from portal.settings.sections import DriftEntry, SectionContext, drift_of, sections_for
 from portal.settings.steps import KintoneData, parse_haihai_access
 from portal.syncs.clients import INTERACTIVE, haihai_client, kintone_access, kintone_client
 from portal.syncs.config import HaihaiAccess
@@ -119,7 +119,8 @@ def sync_kintone_app(ctx: SectionContext, form: MultiDict, role: KintoneAppRole)
     app_id = int(data.app_id)
     try:
         with interactive_client(ctx, data) as client:
-            properties = client.get_form_fields(app_id)
+            # A token that opens nothing of the app: a wrong app ID or another app's token.
+            properties = client.get_form_fields(app_id, explain_refusal=True)
             app = client.get_app(app_id)
             permissions = client.probe_permissions(app_id)
     except kintone_api.KintoneError as error:
@@ -225,7 +226,7 @@ def sync_haihai(ctx: SectionContext, form: MultiDict) -> SyncReport:
         diff = diff_snapshots(previous, snapshot)
         report.warnings = diff.warnings
         for section in sections_for(ctx.connector):
-            report.entries.extend(section.on_haihai_drift(ctx, diff))
+            report.entries.extend(drift_of(section, section.on_haihai_drift(ctx, diff)))
     settings.haihai_sync_report = report.to_json()
     settings.updated_at = utcnow()
     ctx.session.add(settings)

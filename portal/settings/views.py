@@ -33,6 +33,7 @@ from portal.settings.sections import (
     KINTONE_SYNCED,
     Section,
     SectionContext,
+    drifted_sections,
     section_for,
     sections_for,
 )
@@ -123,7 +124,7 @@ def save(connector_id: str) -> ResponseReturnValue:
         html = _form_html(
             ctx,
             request.form,
-            invalid.errors,
+            {**invalid.editor_errors, **invalid.errors},
             page_errors=[msg.SAVE_FAILED, *invalid.page_errors],
         )
         return hx_response(html, UNPROCESSABLE) if is_htmx() else (html_page(ctx, html), 422)
@@ -145,16 +146,29 @@ def html_page(ctx: SectionContext, form_html: str) -> str:
     return render_template("settings/edit.html", connector=ctx.connector, form_html=form_html)
 
 
-@bp.get("/connectors/<connector_id>/settings/sections/<key>")
+@bp.route("/connectors/<connector_id>/settings/sections/<key>", methods=["GET", "POST"])
 @login_required
 def section(connector_id: str, key: str) -> ResponseReturnValue:
-    """One section re-rendered from the stored settings (after a sync changed them)."""
+    """One section re-rendered after a sync changed what it draws from.
+
+    GET: from the stored settings. POST (the page's form, `after` = the sync event): with the
+    values on the page, so unsaved edits survive a sync, unless that sync removed something of
+    this section from storage (its 同期結果詳細 lists it): then from storage, like a reload.
+    """
     ctx = _context(connector_id)
     try:
         section_for(ctx.connector, key)
     except KeyError:
         abort(404)
-    return _section_html(key, ctx)
+    if request.method == "GET":
+        return _section_html(key, ctx)
+    reports = {
+        KINTONE_SYNCED: ctx.settings.kintone_sync_report,
+        HAIHAI_SYNCED: ctx.settings.haihai_sync_report,
+    }
+    if key in drifted_sections(reports.get(request.args.get("after", ""))):
+        return _section_html(key, ctx)
+    return _section_html(key, ctx, request.form)
 
 
 # --- Step1: plugin token ---------------------------------------------------------------------

@@ -23,9 +23,18 @@
     });
   }
 
+  // Messages that belong far down a long page (a schedule overlap next to its editor) bring
+  // the first of them into view when they arrive.
+  function scrollToFirstError(root) {
+    if (!root || !root.querySelector) return;
+    var first = root.querySelector("[data-scroll-to-error]");
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     showDialogs(document.body);
     applyProgress(document.body);
+    scrollToFirstError(document.body);
     document.querySelectorAll("[data-length-for]").forEach(updateCounter);
   });
 
@@ -61,6 +70,7 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     showDialogs(event.target);
     if (event.detail && event.detail.target !== event.target) showDialogs(event.detail.target);
+    scrollToFirstError(event.target);
   });
 
   // An htmx request that failed: htmx swaps nothing, so say what happened above the page. Error

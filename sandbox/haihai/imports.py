@@ -199,6 +199,13 @@ def resolve_columns(header: list[str], account: Account, strict: bool) -> Column
     return Columns(email_index, step_index, values, unknown)
 
 
+# Why a row was skipped (GetImportResult `skip_reasons`; wording INVENTED like the API).
+SKIP_NOT_OVERWRITTEN = (
+    "同一メールアドレスの顧客が登録済みで、データを上書きしない設定のため、スキップしました"
+)
+SKIP_UNCHANGED = "配信状態・登録内容に変更がないため、スキップしました"
+
+
 @dataclass
 class ImportJob:
     """One queued CSV job and, once processed, its result."""
@@ -231,6 +238,7 @@ class ImportJob:
         }
     )
     errors: list[dict] = field(default_factory=list)
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # why rows were skipped → count
     message: str = ""
     report_mail_id: int | None = None
     # Processing state carried across chunks.
@@ -258,6 +266,9 @@ class ImportJob:
             **self.counts,
             "errors": errors,
             "error_total": len(self.errors),
+            "skip_reasons": [
+                {"message": message, "count": count} for message, count in self.skip_reasons.items()
+            ],
             "message": self.message,
             "gid": gid,
             "spid": spid,
@@ -380,6 +391,10 @@ class ImportRunner:
             )
             return
         job.counts[outcome] += 1
+        if outcome == "skipped":
+            kept = job.options.import_type == 0 and not job.options.is_overwrite
+            reason = SKIP_NOT_OVERWRITTEN if kept else SKIP_UNCHANGED
+            job.skip_reasons[reason] = job.skip_reasons.get(reason, 0) + 1
 
     def _apply_row(
         self,

@@ -278,7 +278,18 @@ def test_register_without_overwrite_keeps_existing_values(world):
     customers = world.customers()
     assert customers["taro@example.jp"]["values"]["氏名"] == "旧姓"
     assert customers["new@example.jp"]["values"]["氏名"] == "新規"
-    assert (outcome.processed, outcome.total) == (2, 2)
+    # 配配メール skipped the existing customer: 処理件数 counts only the row it took, and
+    # メッセージ詳細 gives its numbers, why it skipped, and the job ID.
+    assert (outcome.processed, outcome.total) == (1, 2)
+    lines = outcome.message_detail.splitlines()
+    assert lines[0].startswith("配配メールのジョブID: J")
+    assert lines[1] == (
+        "配配メールの処理結果: 登録 1件、更新 0件、スキップ 1件、エラー 0件（送信 2件）"
+    )
+    assert lines[2] == (
+        "スキップの理由: 同一メールアドレスの顧客が登録済みで、データを上書きしない設定のため、"
+        "スキップしました（1件）"
+    )
 
 
 @pytest.mark.parametrize(("blank_overwrites", "expected"), [(False, "たろう"), (True, "")])
@@ -519,12 +530,16 @@ def test_split_upload_with_stop_missing_ends_like_one_upload(world, target, opti
         else:
             assert states[target_key] == "stop"
             assert set(states.values()) == {"stop", "ok"}
-    assert (split.processed, split.total) == (single.processed, single.total) == (60, 60)
+    assert split.processed == single.processed and split.total == single.total == 60
     assert split.stopped == 5 * (2 if not target else 1)
     # Every part carried the header and at most max_part_bytes; rows add up to the result.
     register_jobs = [j for j in world.jobs("m10002") if j["import_type"] == 0]
     assert len(register_jobs) == split.parts
     assert sum(j["total"] for j in register_jobs) == 60
+    # 処理件数 leaves out the rows 配配メール skipped (existing customers, nothing to write).
+    skipped = sum(j["skipped"] for j in register_jobs)
+    assert (skipped == 0) == bool(options.get("overwrite"))
+    assert split.processed == 60 - skipped
     assert all(
         j["status_change"] == (1 if options.get("allow_present") else 0) for j in register_jobs
     )

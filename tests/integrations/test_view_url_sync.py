@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 import requests
 
+from portal.connector_types.haihai_kintone.stop_ban.config import FieldRule, StopBanSetting
 from portal.connector_types.haihai_kintone.view_url.config import VIEW_URL, ViewUrlSetting
 from portal.connector_types.haihai_kintone.view_url.sync import (
     make_clients,
@@ -253,6 +255,15 @@ def test_wrong_kintone_token_ends_with_a_message_naming_step3(world, portal_app)
     assert "Step3" in failed.value.message
 
 
+def test_a_wrong_app_id_ends_with_a_message_naming_the_app_not_permissions(world, portal_app):
+    config = world.config()
+    wrong = dataclasses.replace(config.kintone, app_id="999")
+    with pytest.raises(RunFailed) as failed:
+        run_view_url(context(dataclasses.replace(config, kintone=wrong)))
+    assert failed.value.code == "kintone_app"
+    assert "kintoneアプリ（アプリID: 999）にアクセスできません" in failed.value.message
+
+
 def test_haihai_credentials_refused_end_with_the_clients_message(world, portal_app):
     world.add_records([{"mail": {"value": "a@example.jp"}}])
     config = world.config(haihai=HaihaiAccess(f"{world.haihai}/{ACCOUNT}/", "u1", "bad"))
@@ -275,6 +286,44 @@ def test_missing_or_unsuitable_target_field_stops_before_writing(world, portal_a
         run_view_url(context(world.config(target=None)))
     assert "Step7" in unset.value.message
     assert world.records()[0]["url"]["value"] == ""
+
+
+def test_a_target_another_process_uses_ends_in_error_before_anything_is_read(world, portal_app):
+    """A target that is the mail-address key, a Step4 field or a Step6 field is refused at run
+    time too (settings saved before the rule, or changed since): nothing is written."""
+    world.add_customers(["a@example.jp"])
+    world.add_records([{"mail": {"value": "a@example.jp"}, "memo": {"value": "メモ"}}])
+    email = FieldMapping("mail", "SINGLE_LINE_TEXT", "メールアドレス", "メールアドレス", True)
+    memo = FieldMapping("memo", "MULTI_LINE_TEXT", "メモ", "メモ")
+    fields = {
+        "mail": {"type": "SINGLE_LINE_TEXT", "label": "メールアドレス"},
+        "memo": {"type": "MULTI_LINE_TEXT", "label": "メモ"},
+        "url": {"type": "LINK", "label": "配配メールURL"},
+    }
+    stop = StopBanSetting(
+        timing="manual", stop=FieldRule("url", "LINK", ("停止",)), ban=FieldRule("url", "LINK")
+    )
+    cases = {
+        "mail": ({}, "「メールアドレス」はメールアドレスの連携に使用している項目です"),
+        "memo": ({}, "「メモ」はStep4の連携項目に設定されている項目です"),
+        "url": ({"step6": stop}, "「配配メールURL」はStep6の配信停止連携に設定されている項目です"),
+    }
+    before = world.kintone_calls()
+    for target, (sections, expected) in cases.items():
+        config = world.config(
+            target=target,
+            mappings=(email, memo),
+            kintone_fields=fields,
+            sections={"step7": ViewUrlSetting(timing="manual", target_field=target), **sections},
+        )
+        with pytest.raises(RunFailed) as failed:
+            run_view_url(context(config))
+        assert failed.value.code == "settings"
+        assert expected in failed.value.message and "Step7" in failed.value.message
+    assert world.kintone_calls() == before
+    record = world.records()[0]
+    assert (record["mail"]["value"], record["memo"]["value"]) == ("a@example.jp", "メモ")
+    assert record["url"]["value"] == ""
 
 
 def test_a_refused_kintone_write_ends_in_error_with_partial_counts(world, portal_app):

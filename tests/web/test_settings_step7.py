@@ -72,13 +72,15 @@ def test_scheduled_view_url_is_stored_with_its_schedule(env):
     assert re.search(r'id="view_url-hours-22" value="22" autocomplete="off" checked', html)
 
     # Manual runs keep the field but drop the schedule.
-    response = env.post("", env.valid_form(**{"view_url-timing": "manual"}, view_url_target="name"))
+    response = env.post(
+        "", env.valid_form(**{"view_url-timing": "manual"}, view_url_target="company")
+    )
     assert response.status_code == 200
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         config = load_connector_config(session, env.connector_id)
     assert (config.section("step7").timing, config.section("step7").schedule) == ("manual", None)
-    assert config.section("step7").target_field == "name"
+    assert config.section("step7").target_field == "company"
 
 
 def test_view_url_needs_a_text_or_link_field_when_it_runs(env):
@@ -94,6 +96,46 @@ def test_view_url_needs_a_text_or_link_field_when_it_runs(env):
     )
     # 連携しない needs nothing.
     assert env.post("", env.valid_form(**{"view_url-timing": "off"})).status_code == 200
+
+
+STOP_RULE_ON_NOTES = {
+    "stop_ban_present": "1",
+    "stop_ban-timing": "manual",
+    "stop_ban_mode": "stop",
+    "stop_ban-stop-field": "notes",
+    "stop_ban-stop-value": "配信停止",
+}
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "use"),
+    [
+        ("email", {}, "「メールアドレス」はメールアドレスの連携に使用している項目です"),
+        ("name", {}, "「氏名」はStep4の連携項目に設定されている項目です"),
+        ("notes", STOP_RULE_ON_NOTES, "「備考」はStep6の配信停止連携に設定されている項目です"),
+    ],
+)
+def test_a_target_field_another_process_uses_is_refused_and_nothing_is_saved(
+    env, target, extra, use
+):
+    form = env.valid_form(**{"view_url-timing": "manual"}, view_url_target=target, **extra)
+    response = env.post("", form)
+    assert response.status_code == 422
+    assert field_error(response.get_data(as_text=True), "view_url_target") == (
+        msg.VIEW_URL_FIELD_IN_USE.format(use=use)
+    )
+    with env.app.app_context(), session_scope() as session:
+        assert session.get(ViewUrlSettingsRow, env.connector_id) is None
+    # 連携しない stores nothing that runs; a field no other process uses saves.
+    assert env.post("", {**form, "view_url_target": "homepage"}).status_code == 200
+
+
+def test_a_stored_step6_rule_counts_when_the_page_posts_no_step6(env):
+    assert env.post("", env.valid_form(**STOP_RULE_ON_NOTES)).status_code == 200
+    form = env.valid_form(**{"view_url-timing": "manual"}, view_url_target="notes")
+    response = env.post("", form)
+    assert response.status_code == 422
+    assert "Step6の配信停止連携" in field_error(response.get_data(as_text=True), "view_url_target")
 
 
 def test_schedule_editor_errors_are_shown_next_to_its_fields(env):
@@ -145,6 +187,9 @@ class ExtraScheduleSection(sections.Section):
         timing, spec = data
         return {"customer:2": spec if timing == "schedule" else None}
 
+    def editor_prefix(self, process_key):
+        return self.prefix
+
     def on_kintone_drift(self, ctx, changes):
         removed = [c for c in changes if c.is_error]
         return [
@@ -191,6 +236,14 @@ def test_identical_daily_schedules_are_refused_and_nothing_is_saved(env, extra_s
     assert response.status_code == 422
     page = text_of(response.get_data(as_text=True))
     assert "「顧客閲覧URL連携」と「顧客情報連携 2」のスケジュール設定が重複しています" in page
+    # The message is also shown above each schedule editor it concerns (the page scrolls to it).
+    html = response.get_data(as_text=True)
+    for prefix in ("view_url", "extra"):
+        assert "「顧客閲覧URL連携」と「顧客情報連携 2」のスケジュール設定が重複しています" in (
+            field_error(html, f"{prefix}-schedule") or ""
+        )
+    editor = html[html.index('id="view_url-schedule"') :]
+    assert editor.index('data-error-for="view_url-schedule"') < editor.index("</fieldset>")
     assert _schedules(env) == {}
     with env.app.app_context(), session_scope() as session:
         assert session.get(ViewUrlSettingsRow, env.connector_id) is None
@@ -238,3 +291,41 @@ def test_schedules_that_never_meet_are_saved_silently(env, extra_section):
     assert response.status_code == 200
     assert "HX-Retarget" not in response.headers
     assert set(_schedules(env)) == {"view_url", "customer:2"}
+
+
+# --- re-rendered after a sync: unsaved edits stay unless the sync removed this section's setting
+
+
+def _selected_target(html: str) -> str | None:
+    select = re.search(r'<select[^>]*name="view_url_target".*?</select>', html, re.S).group(0)
+    found = re.search(r'<option value="([^"]*)" selected>', select)
+    return found.group(1) if found else None
+
+
+def test_a_sync_keeps_the_unsaved_edits_of_the_sections_it_re_renders(env):
+    saved = env.valid_form(**{"view_url-timing": "manual"}, view_url_target="view_url")
+    assert env.post("", saved).status_code == 200
+    # Edited on the page, not saved; then 「kintone項目の同期」 fires kintoneSynced and the
+    # section posts the page's form.
+    env.kintone_fields(add={"memo": {"type": "MULTI_LINE_TEXT", "label": "メモ"}})
+    assert env.post("/kintone-sync", env.access_form()).status_code == 200
+    page = {**saved, **_daily("view_url", 6), "view_url_target": "memo"}
+    html = env.post("/sections/step7?after=kintoneSynced", page).get_data(as_text=True)
+    assert _selected_target(html) == "memo"  # a field the sync just brought, chosen unsaved
+    assert re.search(r'id="view_url-timing-schedule" value="schedule"\s+checked', html)
+    assert re.search(r'id="view_url-hours-6" value="6" autocomplete="off" checked', html)
+    with env.app.app_context(), session_scope() as session:
+        assert session.get(ViewUrlSettingsRow, env.connector_id).target_field == "view_url"
+
+
+def test_a_sync_that_removed_the_sections_setting_shows_storage_as_a_reload_would(env):
+    saved = env.valid_form(**{"view_url-timing": "manual"}, view_url_target="view_url")
+    assert env.post("", saved).status_code == 200
+    env.kintone_fields(delete=["view_url"])
+    assert env.post("/kintone-sync", env.access_form()).status_code == 200
+    page = {**saved, "view_url_target": "homepage"}
+    html = env.post("/sections/step7?after=kintoneSynced", page).get_data(as_text=True)
+    assert _selected_target(html) is None  # the stored target was cleared by the sync
+    # Another section the sync did not touch keeps the page's values.
+    html = env.post("/sections/step7?after=haihaiSynced", page).get_data(as_text=True)
+    assert _selected_target(html) == "homepage"

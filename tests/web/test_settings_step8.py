@@ -144,6 +144,17 @@ def test_a_token_without_record_add_is_reported_after_the_sync(env):
     )
 
 
+def test_a_wrong_app_id_is_reported_as_such_not_as_missing_permissions(env):
+    app_id = _reaction_app(env)
+    token = reaction_form(app_id)["reaction_api_token"]
+    html = env.post("/events/reaction/app-sync", reaction_form("999", token)).get_data(as_text=True)
+    error = text_of(re.search(r'id="reaction-sync-error"[^>]*>(.*?)</div>', html, re.S).group(1))
+    assert error.startswith(
+        "このkintone APIトークンでは、kintoneアプリ（アプリID: 999）にアクセスできません。"
+        "アプリIDのアプリが存在しないか、APIトークンがこのアプリで発行されたものではありません。"
+    )
+
+
 def test_full_method_asks_for_the_haihai_sync_first(app, client, kintone_sandbox, haihai_sandbox):
     env = make_env(app, client, kintone_sandbox, haihai_sandbox)
     html = env.page()

@@ -6,6 +6,7 @@ import re
 from html import unescape
 
 import pytest
+import requests
 
 from portal.db import session_scope
 from portal.messages import kintone as kintone_msg
@@ -203,14 +204,30 @@ def test_kintone_bad_token_is_explained(env):
     assert env.stored().kintone_fields is None
 
 
-def test_kintone_token_of_another_app_is_explained(env):
-    # kintone answers GAIA_NO01 when a token is used for an app it was not issued for.
+APP_ACCESS_999 = (
+    "このkintone APIトークンでは、kintoneアプリ（アプリID: 999）にアクセスできません。"
+    "アプリIDのアプリが存在しないか、APIトークンがこのアプリで発行されたものではありません。"
+    "kintone アプリIDと、そのアプリの設定 > APIトークンで生成したkintone APIトークンを"
+    "確認してください。"
+)
+
+
+def test_a_wrong_app_id_is_not_reported_as_missing_permissions(env):
+    # kintone answers 403 GAIA_NO01 (as for a missing permission) when a token is used for an
+    # app it was not issued for, existing or not; a token opens at least one thing of its app.
     response = env.post("/kintone-sync", env.access_form(kintone_app_id="999"))
-    assert _kintone_error(response) == (
-        "kintone APIトークンに、kintoneアプリ（アプリID: 999）の必要なアクセス権がありません。"
-        "APIトークンがこのアプリで発行されたものか確認し、kintoneアプリの設定 > APIトークンで"
-        "「レコード閲覧」と「レコード編集」のアクセス権を付与して、アプリを更新してください。"
-    )
+    assert _kintone_error(response) == APP_ACCESS_999
+    assert env.stored().kintone_fields is None
+    response = env.post("/kintone-check", env.access_form(kintone_app_id="999"))
+    assert _kintone_error(response, "kintone-check-error") == APP_ACCESS_999
+
+
+def test_a_token_of_another_existing_app_is_explained_the_same_way(env):
+    body = {"subdomain": SUBDOMAIN, "fields": {"t": {"type": "SINGLE_LINE_TEXT"}}}
+    with requests.post(f"{env.kintone_url}/_sandbox/apps", json=body, timeout=10) as answer:
+        other = answer.json()["app"]
+    response = env.post("/kintone-sync", env.access_form(kintone_app_id=str(other)))
+    assert _kintone_error(response) == APP_ACCESS_999.replace("999", str(other))
 
 
 def test_kintone_unreachable_host_is_explained(env):

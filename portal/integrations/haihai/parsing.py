@@ -242,4 +242,9 @@ def parse_import_result(
         skipped=int(raw.get("skipped") or 0),
         failed=int(raw.get("failed") or 0),
         errors=errors,
+        skip_reasons=tuple(
+            (str(reason.get("message", "")), int(reason.get("count") or 0))
+            for reason in raw.get("skip_reasons") or ()
+            if isinstance(reason, Mapping)
+        ),
     )

@@ -306,6 +306,9 @@ class ImportResult:
     skipped: int = 0
     failed: int = 0
     errors: tuple[ImportRowError, ...] = ()
+    skip_reasons: tuple[
+        tuple[str, int], ...
+    ] = ()  # (配配メール's reason, rows), when it gives them
 
     @property
     def accepted(self) -> int:

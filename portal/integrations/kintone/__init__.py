@@ -8,6 +8,7 @@ keeps working; the modules are `errors`, `query`, `transport`, `records`, `write
 from portal.integrations.kintone.client import KintoneClient
 from portal.integrations.kintone.errors import (
     FieldError,
+    KintoneAppAccessError,
     KintoneAuthError,
     KintoneConflictError,
     KintoneConnectionLostError,
@@ -63,6 +64,7 @@ __all__ = [
     "KintoneNetworkError",
     "KintoneNotFoundError",
     "KintonePermissionError",
+    "KintoneAppAccessError",
     "KintoneServerError",
     "KintoneThrottledError",
     "KintoneTimeoutError",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from portal.integrations.kintone.errors import (
+    KintoneAppAccessError,
     KintoneConflictError,
     KintoneDeployError,
     KintoneNotFoundError,
@@ -29,13 +30,27 @@ class AppSettings(KintoneTransport):
         return self.request("GET", "app", {"id": app}, app=app)
 
     def get_form_fields(
-        self, app: int, preview: bool = False, *, lang: str | None = None
+        self,
+        app: int,
+        preview: bool = False,
+        *,
+        lang: str | None = None,
+        explain_refusal: bool = False,
     ) -> dict[str, dict[str, Any]]:
-        """Field properties keyed by field code (live settings unless `preview`)."""
+        """Field properties keyed by field code (live settings unless `preview`).
+
+        With `explain_refusal`, a refusal (GAIA_NO01) is probed: KintoneAppAccessError when the
+        credentials may do nothing at all on `app` (another app's token, or no such app).
+        """
         params: dict[str, Any] = {"app": app}
         if lang:
             params["lang"] = lang
-        body = self.request("GET", "app/form/fields", params, app=app, preview=preview)
+        try:
+            body = self.request("GET", "app/form/fields", params, app=app, preview=preview)
+        except KintonePermissionError:
+            if explain_refusal:
+                self.probe_permissions(app)
+            raise
         return body["properties"]
 
     def get_form_layout(self, app: int, preview: bool = False) -> list[dict[str, Any]]:
@@ -48,9 +63,13 @@ class AppSettings(KintoneTransport):
 
         view: a one-record read. add: an add of zero records. edit/delete: an update / delete of
         a record id that cannot exist (not found ⇒ allowed). manage: reading preview settings.
-        Raises KintoneAuthError for bad credentials and KintoneNotFoundError for a missing app.
+        Raises KintoneAuthError for bad credentials, KintoneNotFoundError for a missing app
+        (password users) and KintoneAppAccessError when every probe was refused: an API token
+        allows at least one of these on its own app, so it belongs to another app or none
+        has this ID.
         """
         found: set[str] = set()
+        refused: KintonePermissionError | None = None
         probes: list[tuple[str, Callable[[], Any]]] = [
             (
                 "view",
@@ -85,13 +104,18 @@ class AppSettings(KintoneTransport):
         for name, probe in probes:
             try:
                 probe()
-            except KintonePermissionError:
+            except KintonePermissionError as error:
+                refused = error
                 continue
             except (KintoneNotFoundError, KintoneValidationError, KintoneConflictError) as error:
                 if error.code == "GAIA_AP01":
                     raise
                 # Reached the record/validation stage: the permission check passed.
             found.add(name)
+        if not found and refused is not None:
+            raise KintoneAppAccessError(
+                refused.code, refused.message, request_id=refused.request_id, status=refused.status
+            )
         return found
 
     def create_app(self, name: str, *, space: int | None = None, thread: int | None = None) -> int:

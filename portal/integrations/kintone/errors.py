@@ -150,6 +150,11 @@ class KintonePermissionError(KintoneError):
     """Authenticated but not allowed (403 GAIA_NO01 / CB_NO02)."""
 
 
+class KintoneAppAccessError(KintonePermissionError):
+    """The API token may do nothing at all on the app: it was issued for another app, or no app
+    has this ID (kintone answers 403 GAIA_NO01 for both, not GAIA_AP01, to a token)."""
+
+
 class KintoneValidationError(KintoneError):
     """Request or record values rejected (CB_VA01, query errors, lookup misses, limits)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.integrations.kintone import (
+    KintoneAppAccessError,
     KintoneAuthError,
     KintoneClient,
     KintoneNotFoundError,
@@ -59,6 +60,23 @@ def test_probe_permissions_raises_for_bad_credentials_and_missing_apps(admin, ap
     ):
         client.probe_permissions(999)
     assert caught.value.code == "GAIA_AP01"
+
+
+def test_probe_permissions_tells_a_token_of_another_app_from_a_missing_permission(
+    admin, app, base_url
+):
+    """kintone answers 403 GAIA_NO01 to a token used on an app it was not issued for, existing
+    or not; nothing at all being allowed is what tells that apart from one missing permission."""
+    other = admin.create_app(name="別のアプリ")
+    token = admin.token(app, "view", "edit")
+    with KintoneClient(base_url, api_tokens=[token], retry=FAST_RETRY) as client:
+        for wrong in (other, 999):
+            with pytest.raises(KintoneAppAccessError) as caught:
+                client.probe_permissions(wrong)
+            assert (caught.value.code, caught.value.status) == ("GAIA_NO01", 403)
+            with pytest.raises(KintonePermissionError) as plain:
+                client.get_form_fields(wrong)
+            assert plain.value.code == "GAIA_NO01"
 
 
 def test_get_app_fields_and_layout(admin, base_url):

@@ -26,7 +26,8 @@ decision is therefore taken once, for the whole kintone result:
 Both ways end in the same delivery states. A run that fails before all parts were processed
 stops nobody (a partial result must not stop anyone).
 
-Counts: total = kintone records read; processed = rows 配配メール accepted. Rows 配配メール
+Counts: total = kintone records read; processed = rows 配配メール took (`import_tally`: not
+the rows it refused, nor rows whose data it kept). Rows 配配メール
 refused, rows that could not be encoded and records without an address are listed in the
 outcome's details. 0 records → success 0 / 0 without calling 配配メール.
 
@@ -51,6 +52,7 @@ from portal.connector_types.haihai_kintone.customer.import_plan import (
     describe_target,
     plan_import,
 )
+from portal.connector_types.haihai_kintone.customer.import_tally import ImportTally
 from portal.connector_types.haihai_kintone.customer.part_sender import (
     HaihaiImports,
     PartSender,
@@ -162,6 +164,7 @@ class _Run:
     state: RunState
     kintone_failure: Callable[..., CustomerSyncError]
     haihai_failure: Callable[[HaihaiError, int], CustomerSyncError]
+    tally: ImportTally | None = None  # 配配メール's own counts, once the results are in
 
 
 def run_customer_sync(
@@ -384,8 +387,9 @@ def _collect_results(run: _Run, native_stop: bool) -> CustomerSyncOutcome:
     配配メール's own option stopped (when the single upload carried it)."""
     state, sender, plan = run.state, run.sender, run.inputs.plan
     outcome = CustomerSyncOutcome(processed=0, total=state.total)
+    tally = run.tally = ImportTally.for_options(plan.options)
     for number, result in sender.wait_all(run.haihai_failure):
-        state.accepted += result.accepted
+        state.accepted += tally.add(result)
         for row_error in result.errors:
             place = f"{number}番目のCSV " if sender.parts_sent > 1 else ""
             line = f"{row_error.line}行目" if row_error.line is not None else "行不明"
@@ -443,6 +447,8 @@ def _describe_outcome(run: _Run, outcome: CustomerSyncOutcome, no_addresses: boo
         )
     elif part_jobs:
         outcome.notes.append(f"配配メールのジョブID: {part_jobs[0]}")
+    if run.tally is not None:
+        outcome.notes.extend(run.tally.lines())
     if plan.stop_missing and no_addresses:
         # Records without a single address say nothing about who left; stopping the whole
         # target on such a result would be a disaster, so nobody is stopped.

@@ -87,6 +87,18 @@ class StopBanSetting:
     stop: FieldRule | None = None
     ban: FieldRule | None = None
 
+    def claimed_fields(self) -> dict[str, str]:
+        """The kintone fields the rules write (portal.syncs.field_claims), by field code."""
+        claims: dict[str, str] = {}
+        for rule, use in ((self.stop, USE_STOP), (self.ban, USE_BAN)):
+            if rule is not None and rule.field_code:
+                claims.setdefault(rule.field_code, use)
+        return claims
+
+
+USE_STOP = "Step6の配信停止連携に設定されている項目です"
+USE_BAN = "Step6の配信禁止連携に設定されている項目です"
+
 
 def stop_ban_setting(config) -> StopBanSetting:
     """The Step6 setting of a loaded connector configuration (連携しない when absent)."""

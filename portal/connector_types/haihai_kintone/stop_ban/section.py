@@ -188,6 +188,11 @@ class StopBanSection(Section):
                 errors.setdefault(name("ban", "field"), MSG_RULES_NEEDED.format(rule=RULE_BAN))
         return StopBanData(timing or "off", spec, mode, stop, ban), errors
 
+    def claimed_fields(self, ctx: SectionContext, data: StopBanData) -> dict[str, str]:
+        if data.keep:
+            return self.config_value(ctx).claimed_fields()
+        return StopBanSetting(stop=data.stop, ban=data.ban).claimed_fields()
+
     def store(self, ctx: SectionContext, data: StopBanData) -> None:
         if data.keep:
             return

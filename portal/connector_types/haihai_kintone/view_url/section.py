@@ -11,8 +11,15 @@ from portal.connector_types.haihai_kintone.view_url.config import ViewUrlSetting
 from portal.models.settings import ViewUrlSettingsRow
 from portal.settings import messages as msg
 from portal.settings import schedule_support
-from portal.settings.sections import KINTONE_SYNCED, DriftEntry, Section, SectionContext
+from portal.settings.sections import (
+    KINTONE_SYNCED,
+    DriftEntry,
+    Section,
+    SectionContext,
+    claims_parsed_before,
+)
 from portal.settings.step_fields import TIMINGS, breaking_changes, drift_reason
+from portal.syncs.field_claims import collision
 from portal.syncs.kintone_schema import FieldChange, type_label
 
 VIEW_URL_PROCESS = "view_url"
@@ -87,6 +94,8 @@ class ViewUrlSection(Section):
                 errors["view_url_target"] = msg.VIEW_URL_FIELD_REQUIRED
             elif prop is None or prop.get("type") not in VIEW_URL_FIELD_TYPES:
                 errors["view_url_target"] = msg.VIEW_URL_FIELD_TYPE
+            elif used := collision(target, claims_parsed_before(ctx, self), ctx.kintone_fields):
+                errors["view_url_target"] = msg.VIEW_URL_FIELD_IN_USE.format(use=used)
         return ViewUrlData(timing or "off", spec, target), errors
 
     def store(self, ctx: SectionContext, data: ViewUrlData) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from portal.connector_types.haihai_kintone.view_url.config import view_url_setting
+from portal.connector_types.haihai_kintone.view_url.config import SECTION_KEY, view_url_setting
 from portal.integrations.haihai import HaihaiClient, HaihaiError
 from portal.integrations.kintone import KintoneClient, KintoneError
 from portal.integrations.ledger import BudgetExceeded
@@ -26,6 +26,7 @@ from portal.syncs.clients import MSG_NO_HAIHAI, MSG_NO_KINTONE, make_sync_client
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.email_match import email_key, index_by_email
+from portal.syncs.field_claims import collision, config_claims
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ MSG_NO_TARGET = (
 MSG_NO_EMAIL = (
     "メールアドレスの連携項目が設定されていません。"
     "連携設定画面の「Step4. 連携項目設定」でkintoneのメールアドレス項目を設定してください。"
+)
+
+# The target is checked again before a run: settings saved before this rule, or changed since.
+MSG_TARGET_IN_USE = (
+    "顧客閲覧URLの連携先のkintone項目が他の連携と重複しています。{use}。"
+    "連携設定画面の「Step7. 顧客閲覧URL連携」で、他の連携で使用していないkintone項目を"
+    "連携項目に設定してください。"
 )
 
 
@@ -121,11 +129,14 @@ def sync_view_urls(
         raise RunFailed(MSG_NO_KINTONE, code="settings")
     if config.haihai is None:
         raise RunFailed(MSG_NO_HAIHAI, code="settings")
+    used = collision(target_code, config_claims(config, skip=SECTION_KEY), config.kintone_fields)
+    if used is not None:
+        raise RunFailed(MSG_TARGET_IN_USE.format(use=used), code="settings")
     app = int(config.kintone.app_id)
     email_code = mapping.kintone_code
 
     # The fields may have changed since the settings were saved; never write to the wrong one.
-    _check_fields(kintone.get_form_fields(app), email_code, target_code)
+    _check_fields(kintone.get_form_fields(app, explain_refusal=True), email_code, target_code)
     urls = index_by_email(haihai.iter_view_urls())
 
     state = {"read": 0, "queued": 0, "written": 0, "matched": 0, "total": 0}
