@@ -201,15 +201,19 @@ class _Clients:
     """One signed-in test client per account."""
 
     def __init__(self, app, account_ids) -> None:
-        from portal.auth.views import LAST_SEEN_KEY
+        from portal.auth import sessions as login_sessions
+        from portal.auth.views import SESSION_TOKEN_KEY
+        from portal.db import session_scope
         from portal.models import Account
 
         def sign_in(client, account) -> None:
-            # The session a successful login leaves (Flask-Login identity + last activity).
+            # The session a successful login leaves: Flask-Login identity + its server-side row.
+            with app.app_context(), session_scope() as db:
+                token = login_sessions.start(db, account.id)
             with client.session_transaction() as session:
                 session["_user_id"] = account.get_id()
                 session["_fresh"] = True
-                session[LAST_SEEN_KEY] = time.time()
+                session[SESSION_TOKEN_KEY] = token
 
         self.clients = {}
         self.cpu_ms: list[float] = []
