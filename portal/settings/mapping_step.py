@@ -34,7 +34,7 @@ from portal.settings.sections import (
     Section,
     SectionContext,
 )
-from portal.settings.step_fields import TEXT_MAX, breaking_changes, checked, drift_reason
+from portal.settings.step_fields import TEXT_MAX, checked, split_broken_rows
 from portal.syncs.config import FieldMapping
 from portal.syncs.field_claims import mapping_claims
 from portal.syncs.kintone_schema import FieldChange, recommended_haihai_type
@@ -161,20 +161,7 @@ class MappingSection(Section):
         return fields
 
     def on_kintone_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
-        breaking = breaking_changes(changes)
-        kept, entries = [], []
-        for row in stored_rows(ctx):
-            change = breaking.get(row.kintone_code)
-            if change is None:
-                kept.append(row)
-                continue
-            entries.append(
-                DriftEntry(
-                    msg.GROUP_MAPPINGS,
-                    (msg.HEADER_KINTONE_FIELD, msg.HEADER_HAIHAI_ITEM, msg.HEADER_ERROR),
-                    (change.old_label or change.code, row.haihai_item, drift_reason(change)),
-                )
-            )
+        kept, entries = split_broken_rows(stored_rows(ctx), changes, msg.GROUP_MAPPINGS)
         if entries:
             replace_mapping_rows(ctx, kept)
         return entries

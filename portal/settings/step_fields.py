@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from werkzeug.datastructures import MultiDict
 
@@ -13,6 +14,8 @@ from portal.crypto import SECRET_PLACEHOLDER, is_placeholder, mask
 from portal.settings import messages as msg
 from portal.settings.sections import DriftEntry
 from portal.syncs.kintone_schema import ChangeKind, FieldChange
+
+RowT = TypeVar("RowT")
 
 NAME_MAX = 100
 TEXT_MAX = 255
@@ -75,6 +78,29 @@ def breaking_changes(changes: list[FieldChange]) -> dict[str, FieldChange]:
         if change.is_error and change.code not in found:
             found[change.code] = change
     return found
+
+
+def split_broken_rows(
+    rows: Iterable[RowT], changes: list[FieldChange], group: str
+) -> tuple[list[RowT], list[DriftEntry]]:
+    """Mapping rows (kintone_code, haihai_item) a kintone re-sync leaves → (kept, drift entries
+    naming each removed row with its エラー内容, 付録6.1)."""
+    breaking = breaking_changes(changes)
+    kept: list[RowT] = []
+    entries: list[DriftEntry] = []
+    for row in rows:
+        change = breaking.get(row.kintone_code)
+        if change is None:
+            kept.append(row)
+            continue
+        entries.append(
+            DriftEntry(
+                group,
+                (msg.HEADER_KINTONE_FIELD, msg.HEADER_HAIHAI_ITEM, msg.HEADER_ERROR),
+                (change.old_label or change.code, row.haihai_item, drift_reason(change)),
+            )
+        )
+    return kept, entries
 
 
 def sync_view(synced_at: dt.datetime | None, report: dict | None) -> dict[str, Any]:

@@ -32,9 +32,8 @@ from portal.settings.mapping import MappingRow
 from portal.settings.sections import HAIHAI_SYNCED, DriftEntry, Section, SectionContext
 from portal.settings.step_fields import (
     TIMINGS,
-    breaking_changes,
-    drift_reason,
     shown_secret,
+    split_broken_rows,
     sync_view,
 )
 from portal.settings.synced_state import MSG_NOT_MAPPING, parse_kintone_state
@@ -365,20 +364,7 @@ class EventImportSection(Section):
 
     def on_app_drift(self, ctx: SectionContext, changes: list[FieldChange]) -> list[DriftEntry]:
         """A re-sync of the process's app: mapped fields it breaks are removed (付録6.1)."""
-        breaking = breaking_changes(changes)
-        kept, entries = [], []
-        for row in self.stored_rows(ctx):
-            change = breaking.get(row.kintone_code)
-            if change is None:
-                kept.append(row)
-                continue
-            entries.append(
-                DriftEntry(
-                    self.mapping_group,
-                    (msg.HEADER_KINTONE_FIELD, msg.HEADER_HAIHAI_ITEM, msg.HEADER_ERROR),
-                    (change.old_label or change.code, row.haihai_item, drift_reason(change)),
-                )
-            )
+        kept, entries = split_broken_rows(self.stored_rows(ctx), changes, self.mapping_group)
         if entries:
             self.replace_rows(ctx, kept)
         return entries
