@@ -67,6 +67,17 @@ def _shown(page) -> list[str]:
     )
 
 
+def _choose_per_page(page, value: str) -> None:
+    """Pick 「1ページ当たりの件数」 once htmx has wired the select of the page just swapped in
+    (a script acting within the same few milliseconds as the swap would otherwise be ignored)."""
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#run-log-per-page');"
+        " return s && s['htmx-internal-data'] !== undefined"
+        " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling'); }"
+    )
+    page.locator("#run-log-per-page").select_option(value)
+
+
 def test_the_pager_walks_a_long_log_and_the_account_shows_what_is_kept(signed_in_page):
     portal, page = signed_in_page.portal, signed_in_page.page
     ids, oldest = _seed_runs(portal.database_url, signed_in_page.connector_id)
@@ -86,7 +97,7 @@ def test_the_pager_walks_a_long_log_and_the_account_shows_what_is_kept(signed_in
     page.get_by_role("button", name="前のページ").click()
     expect(pager).to_have_text("16-20 of 25")
     assert _shown(page) == ids[15:20]
-    page.locator("#run-log-per-page").select_option("50")
+    _choose_per_page(page, "50")
     expect(pager).to_have_text("1-25 of 25")
 
     # アカウント設定 from the account menu: 30 days, and the oldest run still kept.
@@ -108,6 +119,6 @@ def test_the_pager_walks_a_long_log_and_the_account_shows_what_is_kept(signed_in
     )
     page.goto(f"{portal.url}/")
     expect(pager).to_have_text("1-5 of 10+")  # the log has loaded (it loads after the page)
-    page.locator("#run-log-per-page").select_option("50")
+    _choose_per_page(page, "50")
     expect(pager).to_have_text("1-23 of 23")
     assert _shown(page) == ids[:23]
