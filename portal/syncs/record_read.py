@@ -1,33 +1,44 @@
-"""Reading kintone records with several `$id`-seek streams at once (two by default).
+"""Reading kintone records in k `$id` partitions at once (k = `KINTONE_READ_PARTITIONS`, 4).
 
 kintone answers a page in 100–300 ms, so a lone seek over a large app is latency-bound. This
-reader splits the app's `$id` span into ranges and seeks them concurrently:
+reader splits the app's `$id` span into partitions and seeks them concurrently:
 
-1. In parallel: the first page of range A (`$id > 0 … order by $id asc limit 500`) and a
-   probe (`… order by $id desc limit 1`, with `totalCount`) giving the total and the highest id.
-2. The ids after A's first page up to the highest id are split into `streams` ranges (sizes in
-   whole pages of ids); each is sought in its own thread, with `$id` bounds in the query
-   (deletions or inserts during the read cannot make a seek skip or repeat a record, unlike
-   offsets).
-3. Pages are handed over through a small bounded queue, so memory holds a few pages whatever
-   the app size; rows come out interleaved (配配メール and kintone writes do not care).
+1. In parallel, two calls: the first page (`$id > 0 … order by $id asc limit 500`, the lowest
+   ids) and a probe (`… order by $id desc limit 1`, with `totalCount`) giving the total and the
+   highest id.
+2. The ids after the first page up to the highest id are split into `partitions` ranges (sizes
+   in whole pages of ids); each is sought in its own thread, with `$id` bounds in the query
+   (deletions, inserts or updates during the read cannot make a seek skip or repeat a record,
+   unlike offsets; records added during the read get higher ids and are left for the next run).
+3. Pages are handed over through a small bounded queue: a partition whose page finds the queue
+   full waits (back-pressure), so memory holds a few pages whatever the app size; rows come
+   out interleaved (配配メール and kintone writes do not care).
 
-Calls: a range stops at a short page, at a page ending on its upper bound, or after a full page
-when the other ranges are finished and together they reached the probe's total. Two streams:
-⌈N/500⌉ + 2 at most (one more than a plain seek); with dense ids ⌈N/500⌉ + 1 for any number of
-streams; each further stream may add one call where deleted records leave gaps.
+Calls: a partition stops at a short page or at a page ending on its upper bound; without a
+condition, also after a full page when the others are finished and together they reached the
+probe's total (with a condition, updates during the read may change which records match, so
+the total proves nothing). Dense ids: ⌈N/500⌉ + 1 for any number of partitions; where deleted
+records leave gaps each partition may add one call (⌈N/500⌉ + 1 + k at most).
+
+Every request of a run's client holds a slot of its kintone domain while it is on the wire
+(`portal.syncs.clients`, `portal.domain_slots`), so k partitions of many runs never exceed the
+deployment's per-domain cap; k itself is never above that cap.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from portal.integrations.kintone import split_query
+from portal.syncs.context import current_run
 
 PAGE_SIZE = 500
+DEFAULT_PARTITIONS = 4
+MAX_PARTITIONS = 16  # the client's connection pool keeps 16 connections
+DEFAULT_DOMAIN_CONCURRENCY = 20  # of kintone's 100 concurrent requests per domain
 _DONE = object()
 
 
@@ -59,8 +70,32 @@ def _range_query(condition: str, after: int, upto: int | None, descending: bool 
     return f"{head} order by $id {order} limit {PAGE_SIZE}"
 
 
+def _setting(config: Mapping[str, Any], key: str, default: int) -> int:
+    try:
+        value = int(config.get(key) or default)
+    except (TypeError, ValueError):
+        return default
+    return max(1, value)
+
+
+def domain_concurrency(config: Mapping[str, Any]) -> int:
+    """Requests one kintone domain may have in flight across the deployment (app config
+    `KINTONE_DOMAIN_CONCURRENCY`, default 20)."""
+    return _setting(config, "KINTONE_DOMAIN_CONCURRENCY", DEFAULT_DOMAIN_CONCURRENCY)
+
+
+def read_partitions(config: Mapping[str, Any] | None = None) -> int:
+    """Partitions of one read: `KINTONE_READ_PARTITIONS` (default 4) of `config` or of the
+    active run's app config, never above the per-domain cap nor MAX_PARTITIONS."""
+    if config is None:
+        run = current_run()
+        config = run.app_config if run is not None else {}
+    wanted = _setting(config, "KINTONE_READ_PARTITIONS", DEFAULT_PARTITIONS)
+    return min(wanted, domain_concurrency(config), MAX_PARTITIONS)
+
+
 class ParallelRecordReader(Iterator[dict[str, Any]]):
-    """Every record matching `condition` (no order by / limit), read by two seek streams.
+    """Every record matching `condition` (no order by / limit), read by `partitions` seeks.
 
     `total_count` is known after construction starts reading (first access); `calls` counts
     the requests made; `close()` stops the threads (also on errors and exhaustion).
@@ -73,24 +108,26 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         condition: str,
         fields: Sequence[str] | None,
         *,
-        streams: int = 2,
+        partitions: int = DEFAULT_PARTITIONS,
     ):
-        if streams < 1:
-            raise ValueError("streams must be at least 1")
+        if partitions < 1:
+            raise ValueError("partitions must be at least 1")
         self.client = client
         self.app = app
         self.condition = condition
         self.fields = None if fields is None else list(dict.fromkeys([*fields, "$id"]))
-        self.streams = streams
+        self.partitions = partitions
         self.calls = 0
         self._lock = threading.Lock()
-        self._pages: queue.Queue = queue.Queue(maxsize=max(4, streams + 2))
+        # Back-pressure: at most this many pages wait for the consumer (plus one per partition
+        # in the hands of its thread).
+        self._pages: queue.Queue = queue.Queue(maxsize=max(4, partitions + 2))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._buffer: list[dict[str, Any]] = []
         self._position = 0
-        self._streams_left = 0  # streams the consumer still waits for
-        self._streams_running = 0  # streams still fetching
+        self._streams_left = 0  # partitions the consumer still waits for
+        self._streams_running = 0  # partitions still fetching
         self._fetched = 0
         self._total: int | None = None
         self._started = False
@@ -129,7 +166,7 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         return record
 
     def close(self) -> None:
-        """Stop both streams and wait for their threads."""
+        """Stop the partitions and wait for their threads."""
         if self._closed:
             return
         self._closed = True
@@ -156,7 +193,7 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         return records, count
 
     def _start(self) -> None:
-        """First page of A and the probe in parallel, then the two range threads."""
+        """The first page and the probe in parallel, then one thread per partition."""
         self._started = True
         probe: dict[str, Any] = {}
 
@@ -185,13 +222,13 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         self._fetched = len(first)
         self._buffer = first
         self._position = 0
-        if len(first) < PAGE_SIZE or self._fetched >= self._total or not newest:
+        if len(first) < PAGE_SIZE or not newest:
             return  # everything is in the first page
         after = _record_id(first[-1])
         highest = _record_id(newest[0])
         if highest <= after:
-            return
-        ranges = split_ranges(after, highest, self.streams)
+            return  # the first page reached the highest id
+        ranges = split_ranges(after, highest, self.partitions)
         self._streams_left = self._streams_running = len(ranges)
         for index, (low, high) in enumerate(ranges):
             thread = threading.Thread(
@@ -208,8 +245,13 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
                 with self._lock:
                     self._fetched += len(records)
                     # A full page normally needs one more call to see the end; skip it when
-                    # the other stream is finished and together they reached the total.
-                    everything = self._streams_running == 1 and self._fetched >= (self._total or 0)
+                    # the others are finished and together they reached the total (only
+                    # without a condition: updates may change which records match).
+                    everything = (
+                        not self.condition
+                        and self._streams_running == 1
+                        and self._fetched >= (self._total or 0)
+                    )
                 if records:
                     after = _record_id(records[-1])
                     self._put(records)
@@ -236,25 +278,33 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
                 continue
 
 
-def split_ranges(after: int, highest: int, streams: int) -> list[tuple[int, int]]:
-    """(after, highest] cut into at most `streams` ranges (low, high] of whole pages of ids."""
+def split_ranges(after: int, highest: int, partitions: int) -> list[tuple[int, int]]:
+    """(after, highest] cut into at most `partitions` ranges (low, high] of whole pages of ids."""
     span = highest - after
     if span <= 0:
         return []
-    step = max(PAGE_SIZE, -(-span // (streams * PAGE_SIZE)) * PAGE_SIZE)
+    step = max(PAGE_SIZE, -(-span // (partitions * PAGE_SIZE)) * PAGE_SIZE)
     bounds = list(range(after, highest, step)) + [highest]
     return list(zip(bounds, bounds[1:], strict=False))
 
 
 def read_records(
-    client: Any, app: int, query: str, fields: Sequence[str] | None, *, parallel: bool = True
+    client: Any,
+    app: int,
+    query: str,
+    fields: Sequence[str] | None,
+    *,
+    parallel: bool = True,
+    partitions: int | None = None,
 ):
     """Records of `query` as an iterator with `total_count` and `close()`.
 
-    Without `order by` (and with a client that can fetch single pages) the two-stream reader
-    is used; otherwise the client's own `iter_records` (seek, or cursor for a sort order).
+    Without `order by` (and with a client that can fetch single pages) the partitioned reader
+    is used, with `partitions` ranges (None: `read_partitions()` of the active run's config);
+    otherwise the client's own `iter_records` (seek, or cursor for a sort order).
     """
     split = split_query(query)  # ValueError for limit/offset
     if parallel and not split.order_by and hasattr(client, "get_records"):
-        return ParallelRecordReader(client, app, split.condition, fields)
+        count = read_partitions() if partitions is None else partitions
+        return ParallelRecordReader(client, app, split.condition, fields, partitions=count)
     return client.iter_records(app, query, fields=list(fields) if fields is not None else None)

@@ -26,6 +26,7 @@ from portal.syncs.clients import MSG_NO_HAIHAI, MSG_NO_KINTONE, make_sync_client
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.email_match import email_key, index_by_email
+from portal.syncs.record_read import read_records
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,8 @@ def sync_view_urls(
     urls = index_by_email(haihai.iter_view_urls())
 
     state = {"read": 0, "queued": 0, "written": 0, "matched": 0, "total": 0}
-    # The client streams every record (`$id` seek from both ends, next pages prefetched).
-    records = kintone.iter_records(app, "", fields=[email_code, target_code])
+    # Every record, read in `$id` partitions at once (portal.syncs.record_read).
+    records = read_records(kintone, app, "", [email_code, target_code])
 
     def report() -> None:
         if progress is not None:
