@@ -509,14 +509,13 @@ class _Sender:
     def wait_all(self, failure: Callable[..., Exception]) -> list[tuple[int, ImportResult]]:
         """Wait for every pending job in order; [(part number, result)]."""
         results = []
-        for job_id, number, rows, sent_at in self.pending:
+        for job_id, number, _rows, _sent_at in self.pending:
             if job_id in self.reused:
                 first = 0.0  # sent long ago by the earlier run
             elif self.first_poll is not None:
                 first = self.first_poll
             else:
-                # About what the vendor needs for `rows` rows, less the time already spent.
-                first = max(1.0, 2.0 + rows / 5000 - (self.clock() - sent_at))
+                first = None  # the client's: shortly after the upload, then aimed by progress
             try:
                 result = self.haihai.wait_for_import(
                     job_id, max_wait=self.import_wait, first_poll=first
@@ -547,8 +546,8 @@ def run_customer_sync(
     """Run one 顧客情報連携: kintone records matching the conditions (or `query_override`, the
     plugin's list-view filter) → 配配メール; raise CustomerSyncError subclasses on failure.
 
-    `first_poll` overrides the wait before the first import-result poll (None: estimated from
-    the row count); `import_wait` caps the wait for one import job in seconds; `parallel_read`
+    `first_poll` overrides the wait before the first import-result poll (None: the client's,
+    shortly after the upload); `import_wait` caps the wait for one import job in seconds; `parallel_read`
     reads with two `$id` ranges at once (`customer_read`), else with the client's iterator;
     `like_hit_limit` is where kintone cuts a keyword search short (its result is then refused);
     `journal` records each part sent to 配配メール (portal.runs.parts) and finds parts an
