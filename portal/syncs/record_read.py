@@ -13,12 +13,16 @@ reader splits the app's `$id` span into partitions and seeks them concurrently:
 3. Pages are handed over through a small bounded queue: a partition whose page finds the queue
    full waits (back-pressure), so memory holds a few pages whatever the app size; rows come
    out interleaved (配配メール and kintone writes do not care).
+4. A partition that finishes while another range still holds at least SPLIT_PAGES pages (by
+   the density that range showed so far) takes over its upper half, at most k times a read: ids
+   deleted in bulk in one region (old customers purged) do not leave partitions idle. A page in
+   flight while its range was cut keeps only the ids up to the new bound.
 
 Calls: a partition stops at a short page or at a page ending on its upper bound; without a
 condition, also after a full page when the others are finished and together they reached the
 probe's total (with a condition, updates during the read may change which records match, so
 the total proves nothing). Dense ids: ⌈N/500⌉ + 1 for any number of partitions; where deleted
-records leave gaps each partition may add one call (⌈N/500⌉ + 1 + k at most).
+records leave gaps each partition, and each take-over, may add one call.
 
 Every request of a run's client holds a slot of its kintone domain while it is on the wire
 (`portal.syncs.clients`, `portal.domain_slots`), so k partitions of many runs never exceed the
@@ -30,12 +34,14 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from portal.integrations.kintone import split_query
 from portal.syncs.context import current_run
 
 PAGE_SIZE = 500
+SPLIT_PAGES = 4  # a finished partition takes half of a range with at least this many pages left
 DEFAULT_PARTITIONS = 4
 MAX_PARTITIONS = 16  # the client's connection pool keeps 16 connections
 DEFAULT_DOMAIN_CONCURRENCY = 20  # of kintone's 100 concurrent requests per domain
@@ -53,6 +59,24 @@ class PagedKintone(Protocol):
         *,
         total_count: bool = False,
     ) -> tuple[list[dict[str, Any]], int | None]: ...
+
+
+@dataclass
+class _Range:
+    """The ids (after, upto] one partition still has to seek."""
+
+    after: int
+    upto: int
+    fetched: int = 0  # records found so far
+    start: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start = self.after
+
+    def density(self) -> float:
+        """Records per id so far (1.0 before the first page: assume dense)."""
+        covered = self.after - self.start
+        return self.fetched / covered if covered > 0 and self.fetched else 1.0
 
 
 def _record_id(record: dict[str, Any]) -> int:
@@ -129,6 +153,8 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         self._streams_left = 0  # partitions the consumer still waits for
         self._streams_running = 0  # partitions still fetching
         self._fetched = 0
+        self._ranges: list[_Range] = []  # ranges still being sought
+        self._splits_left = partitions  # ranges split for partitions that finished early
         self._total: int | None = None
         self._started = False
         self._closed = False
@@ -230,40 +256,82 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
             return  # the first page reached the highest id
         ranges = split_ranges(after, highest, self.partitions)
         self._streams_left = self._streams_running = len(ranges)
-        for index, (low, high) in enumerate(ranges):
+        self._ranges = [_Range(low, high) for low, high in ranges]
+        for index, part in enumerate(list(self._ranges)):
             thread = threading.Thread(
-                target=self._stream, args=(low, high), name=f"kintone-range-{index}", daemon=True
+                target=self._stream, args=(part,), name=f"kintone-range-{index}", daemon=True
             )
             self._threads.append(thread)
             thread.start()
 
-    def _stream(self, after: int, upto: int) -> None:
-        """Seek (after, upto] page by page into the queue; _DONE or the error at the end."""
+    def _stream(self, part: _Range) -> None:
+        """Seek `part` page by page into the queue, then ranges taken from the others;
+        _DONE or the error at the end."""
         try:
-            while not self._stop.is_set():
+            while part is not None and not self._stop.is_set():
+                with self._lock:
+                    after, upto = part.after, part.upto
                 records, _ = self._get(_range_query(self.condition, after, upto))
                 with self._lock:
-                    self._fetched += len(records)
-                    # A full page normally needs one more call to see the end; skip it when
-                    # the others are finished and together they reached the total (only
-                    # without a condition: updates may change which records match).
-                    everything = (
-                        not self.condition
-                        and self._streams_running == 1
-                        and self._fetched >= (self._total or 0)
-                    )
+                    records, ended = self._advance(part, records, upto)
+                    if ended:
+                        self._ranges.remove(part)
+                        part = self._take_over()
                 if records:
-                    after = _record_id(records[-1])
                     self._put(records)
-                # A page ending on the upper bound leaves nothing else in the range.
-                if len(records) < PAGE_SIZE or everything or after >= upto:
-                    break
         except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
             self._finished()
             self._put(error)
             return
         self._finished()
         self._put(_DONE)
+
+    def _advance(self, part: _Range, records: list, asked_upto: int) -> tuple[list, bool]:
+        """(Under the lock.) Record a page of `part`; the records to hand over and whether the
+        range is finished."""
+        full = len(records) >= PAGE_SIZE
+        cut = False
+        if part.upto < asked_upto:
+            # Another partition took the top of this range while the page was on its way: the
+            # records above the new bound are its; a page reaching past the bound holds every
+            # record up to it.
+            kept = [record for record in records if _record_id(record) <= part.upto]
+            cut = len(kept) < len(records)
+            records = kept
+        if records:
+            part.after = _record_id(records[-1])
+        part.fetched += len(records)
+        self._fetched += len(records)
+        # A full page normally needs one more call to see the end; skip it when the others
+        # are finished and together they reached the total (only without a condition:
+        # updates may change which records match).
+        everything = (
+            not self.condition
+            and self._streams_running == 1
+            and self._fetched >= (self._total or 0)
+        )
+        # A page ending on the upper bound leaves nothing else in the range.
+        return records, not full or cut or everything or part.after >= part.upto
+
+    def _take_over(self) -> _Range | None:
+        """(Under the lock.) The upper half of the running range with the most records left,
+        for a partition that finished its own; None when none is worth a split."""
+        if self._splits_left <= 0 or self._stop.is_set() or not self._ranges:
+            return None
+        victim = max(self._ranges, key=lambda r: (r.upto - r.after) * r.density())
+        span = victim.upto - victim.after
+        # Worth it when each half still holds a few pages; halves in whole pages of ids, so
+        # dense ids keep ending every page on a bound (no extra call).
+        if span * victim.density() < SPLIT_PAGES * PAGE_SIZE:
+            return None
+        half = span // 2 // PAGE_SIZE * PAGE_SIZE
+        if half < PAGE_SIZE:
+            return None
+        taken = _Range(victim.after + half, victim.upto, 0)
+        victim.upto = taken.after
+        self._ranges.append(taken)
+        self._splits_left -= 1
+        return taken
 
     def _finished(self) -> None:
         with self._lock:

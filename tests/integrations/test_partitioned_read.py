@@ -78,7 +78,7 @@ def test_k_partitions_read_every_sparse_record_exactly_once(app, kintone_sandbox
     ids = _read(client, app_id, partitions)
     assert len(ids) == len(expected) and set(ids) == expected
     stats = _stats(kintone_sandbox)
-    assert stats["total"] <= math.ceil(len(expected) / 500) + 1 + partitions
+    assert stats["total"] <= math.ceil(len(expected) / 500) + 1 + 2 * partitions
     assert stats["concurrency"][SUB]["rejected"] == 0
 
 

@@ -8,6 +8,7 @@ import random
 import re
 import threading
 import time
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -96,8 +97,9 @@ def test_any_number_of_partitions_reads_every_record_once(ids, partitions):
     got, total = read_all(app, partitions=partitions)
     assert sorted(got) == sorted(ids)
     assert total == len(ids)
-    # One call more per partition at most, where gaps in the ids hide a range's end.
-    assert app.calls <= math.ceil(len(ids) / 500) + 1 + partitions
+    # Where gaps in the ids hide a range's end, one call more per partition and per take-over
+    # (at most one per partition) at most.
+    assert app.calls <= math.ceil(len(ids) / 500) + 1 + 2 * partitions
 
 
 @pytest.mark.parametrize("partitions", [1, 2, 3, 4, 6, 8])
@@ -408,3 +410,30 @@ def test_records_starting_to_match_in_one_partition_do_not_end_another_early():
     got = [int(r["$id"]["value"]) for r in read_all_of(Flipping(), "m", 2)]
     assert len(got) == len(set(got))
     assert set(range(1, 6001, 2)) <= set(got)
+
+
+def test_partitions_that_finish_early_take_over_half_of_a_crowded_range():
+    """Dense low ids, a few sparse high ones: by id span the first partition holds most of the
+    records; the others, done at once, split its range instead of idling."""
+
+    class Slow(PagedApp):
+        def __init__(self, ids):
+            super().__init__(ids)
+            self.by_thread = Counter()
+
+        def get_records(self, app, query, fields=None, *, total_count=False):
+            time.sleep(0.005)
+            with self.lock:
+                self.by_thread[threading.current_thread().name] += 1
+            return super().get_records(app, query, fields, total_count=total_count)
+
+    ids = list(range(1, 20_001)) + list(range(20_100, 60_001, 100))
+    app = Slow(ids)
+    got = [int(record["$id"]["value"]) for record in read_all_of(app, "", 4)]
+    assert sorted(got) == ids
+    # Without taking over, the first partition alone would make 30 of the calls.
+    busiest = max(
+        count for name, count in app.by_thread.items() if name.startswith("kintone-range")
+    )
+    assert busiest <= 20
+    assert app.calls <= math.ceil(len(ids) / 500) + 1 + 4
