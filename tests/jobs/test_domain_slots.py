@@ -286,3 +286,23 @@ def test_requests_go_without_slots_while_redis_is_down(kintone_sandbox):
     records, _ = client.get_records(int(app), "")
     assert len(records) == 1
     client.close()
+
+
+def test_a_failed_request_gives_its_slot_back(redis_conn):
+    from portal.integrations.kintone import KintoneClient, KintoneNetworkError
+    from portal.integrations.retrying import RetryPolicy
+    from portal.syncs.clients import hold_domain_slots
+    from sandbox.serve import free_port
+
+    # Nothing listens on the port: every attempt is refused after taking a slot.
+    client = KintoneClient(
+        f"http://127.0.0.1:{free_port()}/slots",
+        api_tokens=["t"],
+        retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02),
+    )
+    slots = DomainSlots(redis_conn, client.host, 1)
+    hold_domain_slots(client, slots)
+    with pytest.raises(KintoneNetworkError):
+        client.get_records(1, "")
+    assert slots.held() == 0 and slots.peak() == 1  # each of the 3 attempts held it in turn
+    client.close()
