@@ -158,7 +158,6 @@ class HaihaiClient:
         )
         self._sleep = sleep
         self._monotonic = monotonic
-        self._row_counts: dict[str, int | None] = {}
         self._submitted: dict[str, float] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -311,7 +310,6 @@ class HaihaiClient:
             uncertain.operation, uncertain.import_mode = error.operation, error.import_mode
             uncertain.attempts = error.attempts
             raise uncertain from error
-        self._row_counts[ticket.job_id] = ticket.row_count
         self._submitted[ticket.job_id] = self._monotonic()
         log.info(
             "haihai import queued job_id=%s mode=%s rows=%s bytes=%d",
@@ -362,7 +360,6 @@ class HaihaiClient:
             status = self.import_status(import_id)
             now = self._monotonic()
             if status.result is not None:
-                self._row_counts.pop(import_id, None)
                 self._submitted.pop(import_id, None)
                 result = self._with_all_errors(status)
                 if result.state == "failed":

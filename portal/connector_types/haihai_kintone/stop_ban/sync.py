@@ -5,8 +5,9 @@
    required 日付/日時 cannot be blanked. Nothing is written when a check fails.
 2. The 配信停止 / 配信禁止 lists the 連携種別 needs are read (both at once).
 3. Every kintone record is streamed (address, target fields, revision; `KINTONE_READ_PARTITIONS`
-   `$id` partitions at once, portal.syncs.record_read), its values decided (values.RecordPlanner) and, only when a value differs, queued for
-   writing; chunks of 2,000 go out while reading continues, each record with its revision.
+   `$id` partitions at once, portal.syncs.record_read), its values decided
+   (values.RecordPlanner) and, only when a value differs, queued for writing; chunks of 2,000
+   go out while reading continues, each record with its revision.
 
 Counts (処理件数): total = the records the setting applies to (an address in a list it uses, or
 any address when 「…ではなくなった場合」 is on); processed = those written or already holding their
