@@ -6,7 +6,7 @@ latency (`--latency-ms` for kintone, `--haihai-latency-ms` for 配配メール),
 `run_customer_sync` in a child process and reports its wall time, the calls on each side and
 its peak memory. Prints figures, then one JSON line (bench.common.print_result).
 
-    .venv/bin/python -m bench.customer_sync --records 100001 --latency-ms 100
+    .venv/bin/python -m bench.customer_sync --records 100001 --latency-ms 100 --partitions 4
     .venv/bin/python -m bench.customer_sync --records 1000000 --latency-ms 0 --stop-missing
 """
 
@@ -31,6 +31,7 @@ LOGIN_ID = "bench"
 TOKEN = "bench-token"
 LOAD_BATCH = 5000
 PREFS = ["東京都", "大阪府", "愛知県", "福岡県"]
+TARGET_SECONDS = 15.0  # 100,001 records at 100 ms per kintone and 300 ms per 配配メール call
 
 KINTONE_FIELDS = {
     "mail": {"type": "SINGLE_LINE_TEXT", "label": "メールアドレス"},
@@ -141,6 +142,58 @@ def setup(
     return app, token
 
 
+class PhaseClock:
+    """Wall-clock marks of the sync's phases, taken around the clients' calls (bench only)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.last_page = 0.0  # last kintone record page answered
+        self.upload = 0.0  # seconds in CSV uploads
+        self.upload_start: float | None = None
+        self.wait = 0.0  # seconds waiting for import results (sleeps + polls)
+
+    def around_pages(self, client) -> None:
+        fetch = client.get_records
+
+        def timed(*args, **kwargs):
+            answer = fetch(*args, **kwargs)
+            self.last_page = max(self.last_page, time.perf_counter())
+            return answer
+
+        client.get_records = timed
+
+    def around_imports(self, client) -> None:
+        upload, wait = client.import_csv, client.wait_for_import
+
+        def timed_upload(*args, **kwargs):
+            begun = time.perf_counter()
+            if self.upload_start is None:
+                self.upload_start = begun
+            try:
+                return upload(*args, **kwargs)
+            finally:
+                self.upload += time.perf_counter() - begun
+
+        def timed_wait(*args, **kwargs):
+            begun = time.perf_counter()
+            try:
+                return wait(*args, **kwargs)
+            finally:
+                self.wait += time.perf_counter() - begun
+
+        client.import_csv, client.wait_for_import = timed_upload, timed_wait
+
+    def figures(self) -> dict:
+        read = self.last_page - self.started
+        csv_tail = (self.upload_start or self.last_page) - self.last_page
+        return {
+            "kintone_read": round(read, 2),
+            "csv_after_read": round(max(0.0, csv_tail), 2),
+            "upload": round(self.upload, 2),
+            "import_wait": round(self.wait, 2),
+        }
+
+
 def run_sync(
     kintone: str,
     haihai: str,
@@ -148,13 +201,17 @@ def run_sync(
     token: str,
     stop_missing: bool,
     first_poll: float | None,
+    partitions: int | None,
     out,
 ) -> None:
     """Child process: run one 顧客情報連携 and send back the outcome and the wall time."""
+    import datetime as dt
+
     from portal.connector_types.haihai_kintone.customer.config import CustomerSyncSetting
     from portal.connector_types.haihai_kintone.customer.sync import run_customer_sync
     from portal.syncs.clients import haihai_client, kintone_client
     from portal.syncs.config import ConnectorConfig, FieldMapping, HaihaiAccess, KintoneAccess
+    from portal.syncs.context import RunContext
 
     mappings = [FieldMapping("mail", "SINGLE_LINE_TEXT", "メール", "メールアドレス", True)]
     mappings += [
@@ -173,11 +230,30 @@ def run_sync(
     setting = CustomerSyncSetting(
         1, target_type="group", target_id="1", overwrite=True, stop_missing=stop_missing
     )
+    # The read takes its partitions from the active run's app config, as in a worker.
+    app_config = {} if partitions is None else {"KINTONE_READ_PARTITIONS": partitions}
+    context = RunContext(
+        run_id="bench",
+        connector_id="bench",
+        process_key="customer",
+        process_number=1,
+        trigger="manual",
+        params={},
+        started_at=dt.datetime.now(dt.UTC),
+        timezone="Asia/Tokyo",
+        load_config=lambda: config,
+        report_progress=lambda processed, total: None,
+        app_config=app_config,
+    )
     started = time.perf_counter()
+    clock = PhaseClock(started)
     with (
+        context.active(),
         kintone_client(config.kintone) as kintone,
         haihai_client(config.haihai, allow_local=True) as haihai,
     ):
+        clock.around_pages(kintone)
+        clock.around_imports(haihai)
         outcome = run_customer_sync(
             config,
             setting,
@@ -195,6 +271,7 @@ def run_sync(
             "stopped": outcome.stopped,
             "row_errors": outcome.row_error_count,
             "peak_rss_mb": peak_rss_mb(),
+            "phases": clock.figures(),
         }
     )
     out.close()
@@ -215,6 +292,12 @@ def main() -> int:
         default=None,
         help="seconds before the first import-result poll (default: the service's estimate)",
     )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="`$id` partitions read at once (KINTONE_READ_PARTITIONS; default: the portal's 4)",
+    )
     args = parser.parse_args()
 
     kintone_proc, kintone = start_sandbox("kintone")
@@ -231,7 +314,16 @@ def main() -> int:
         receive, send = context.Pipe(duplex=False)
         child = context.Process(
             target=run_sync,
-            args=(kintone, haihai, app, token, args.stop_missing, args.first_poll, send),
+            args=(
+                kintone,
+                haihai,
+                app,
+                token,
+                args.stop_missing,
+                args.first_poll,
+                args.partitions,
+                send,
+            ),
         )
         child.start()
         send.close()
@@ -255,7 +347,10 @@ def main() -> int:
     imports = haihai_calls.get("ScheduleCsvImport", 0)
     kintone_budget = math.ceil(args.records / 500) + 3
     print(f"records:          {result['total']:,} read, {result['processed']:,} accepted")
-    print(f"wall time:        {result['seconds']:.1f}s (target < 60s)")
+    print(f"wall time:        {result['seconds']:.1f}s (target ≤ {TARGET_SECONDS:g}s)")
+    print(f"phases:           {result['phases']}")
+    concurrency = kintone_stats["concurrency"].get(SUB, {})
+    print(f"kintone at once:  peak {concurrency.get('peak')}, 429 {concurrency.get('rejected')}")
     print(f"kintone calls:    {kintone_calls} (budget ⌈N/500⌉+3 = {kintone_budget})")
     print(f"配配メール calls:  {sum(haihai_calls.values())} {haihai_calls}")
     print(
@@ -277,12 +372,16 @@ def main() -> int:
             "latency_ms": args.latency_ms,
             "haihai_latency_ms": args.haihai_latency_ms,
             "parts": result["parts"],
+            "partitions": args.partitions,
+            "phases": result["phases"],
+            "kintone_concurrency": concurrency,
             "processed": result["processed"],
             "stop_missing": args.stop_missing,
             "stopped": result["stopped"],
             # The time target is set for 100,001 records; calls and memory hold at any size.
             "ok": (
-                (result["seconds"] < 60 or args.records > 100_001)
+                (result["seconds"] <= TARGET_SECONDS or args.records > 100_001)
+                and not concurrency.get("rejected")
                 and kintone_calls <= kintone_budget
                 and imports == result["parts"] + (1 if result["stopped"] else 0)
                 and result["peak_rss_mb"] < 300

@@ -2,12 +2,14 @@
 
 Starts both sandboxes as separate processes, loads `--records` records into a kintone app and
 as many customers into a 配配メール account (set-up, not timed), stores the connector's settings
-in a fresh SQLite database, sets `--latency-ms` on both sandboxes, then presses 「実行する」 twice
-(create_run + one `flask jobs worker --burst` each). Reports the sync time from the run row,
+in a fresh SQLite database, sets `--latency-ms` on kintone and `--haihai-latency-ms` on
+配配メール, then presses 「実行する」 twice (create_run + one `flask jobs worker --burst` each, with
+`KINTONE_READ_PARTITIONS=--partitions` when given). Reports the sync time from the run row,
 the calls on each side, and the worker's peak memory (worker and work horse). The second run
 finds nothing to change and must not write to kintone. Last line: JSON (bench.common).
 
-    .venv/bin/python -m bench.view_url_sync --records 100000 --latency-ms 100
+    .venv/bin/python -m bench.view_url_sync --records 100000 --latency-ms 100 \
+        --haihai-latency-ms 300 --partitions 4
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ACCOUNT = "m90301"
 LOGIN_ID = "bench"
 TOKEN = "bench-token"
 FERNET_KEY = "uJ8d1o7bq1s0VbOZ3y9mP4g6a7XkQm1o2r3s4t5u6v8="
-TARGET_SECONDS = 30
+TARGET_SECONDS = 15
 
 
 def _start_sandbox(service: str, port: int, logs: Path) -> subprocess.Popen:
@@ -139,14 +141,19 @@ def _configure_portal(env: dict, kintone: str, haihai: str, app_id: str) -> str:
     return connector_id
 
 
-def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
-    """create_run + a burst worker; the run row's figures."""
+def _press_run(env: dict, connector_id: str, logs: Path, n: int, domain: str) -> dict:
+    """create_run + a burst worker; the run row's figures and the domain's peak of slots."""
     from portal import create_app
     from portal.db import session_scope
+    from portal.domain_slots import DomainSlots
     from portal.models import Run
+    from portal.queueing import get_redis
     from portal.runs.service import create_run
 
     application = create_app()
+    with application.app_context():
+        slots = DomainSlots(get_redis(), domain, 1)
+        slots.reset_peak()
     with application.app_context(), session_scope() as session:
         run_id = create_run(session, connector_id, "view_url").id
     started = time.monotonic()
@@ -178,6 +185,7 @@ def _press_run(env: dict, connector_id: str, logs: Path, n: int) -> dict:
             "sync_seconds": round((run.finished_at - run.started_at).total_seconds(), 2),
             "worker_wall_seconds": round(wall, 2),
             "worker_exit": worker.returncode,
+            "domain_slots_peak": slots.peak(),
         }
     from portal.queueing import close_redis
 
@@ -192,20 +200,34 @@ def _kintone_calls(http: requests.Session, kintone: str) -> dict[str, int]:
     ]
 
 
+def _concurrency(http: requests.Session, kintone: str) -> dict[str, int]:
+    stats = http.get(f"{kintone}/_sandbox/stats", params={"subdomain": SUB}, timeout=30).json()
+    return stats["concurrency"].get(SUB, {})
+
+
 def _haihai_calls(http: requests.Session, haihai: str) -> int:
     return http.get(f"{haihai}/_sandbox/stats", params={"account": ACCOUNT}, timeout=30).json()[
         "total_calls"
     ]
 
 
-def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
-
-
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = standard_parser(__doc__.splitlines()[0], records=100_000, latency_ms=100)
+    parser.add_argument(
+        "--haihai-latency-ms",
+        type=int,
+        default=None,
+        help="per 配配メール call (default: the same as --latency-ms)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="`$id` partitions read at once (KINTONE_READ_PARTITIONS; default: the portal's 4)",
+    )
     args = parser.parse_args()
+    haihai_latency = args.latency_ms if args.haihai_latency_ms is None else args.haihai_latency_ms
     work = Path(tempfile.mkdtemp(prefix="bench-view-url-"))
     logs = work / "logs"
     logs.mkdir()
@@ -233,15 +255,20 @@ def main() -> None:
             "HAIHAI_ALLOW_LOCAL_URLS": "1",
             "PYTHONPATH": str(ROOT),
         }
+        if args.partitions is not None:
+            env["KINTONE_READ_PARTITIONS"] = str(args.partitions)
         connector_id = _configure_portal(env, kintone, haihai, app_id)
-        for base in (kintone, haihai):
-            _post(http, base, "config", {"latency_ms": args.latency_ms})
+        _post(http, kintone, "config", {"latency_ms": args.latency_ms})
+        _post(http, haihai, "config", {"latency_ms": haihai_latency})
+        domain = f"127.0.0.1:{kintone_port}/{SUB}"
 
         results = []
         for n in (1, 2):
-            k_before, h_before = _kintone_calls(http, kintone), _haihai_calls(http, haihai)
-            figures = _press_run(env, connector_id, logs, n)
-            figures["kintone_calls"] = _diff(_kintone_calls(http, kintone), k_before)
+            h_before = _haihai_calls(http, haihai)
+            _post(http, kintone, "stats/reset", {"subdomain": SUB})
+            figures = _press_run(env, connector_id, logs, n, domain)
+            figures["kintone_calls"] = _kintone_calls(http, kintone)
+            figures["kintone_concurrency"] = _concurrency(http, kintone)
             figures["haihai_calls"] = _haihai_calls(http, haihai) - h_before
             results.append(figures)
             print(f"run {n}: {figures}")
@@ -252,6 +279,8 @@ def main() -> None:
             and first["processed"] == first["total"] == args.records
             and first["sync_seconds"] < TARGET_SECONDS
             and kintone_writes == 0
+            and not first["kintone_concurrency"].get("rejected")
+            and not second["kintone_concurrency"].get("rejected")
         )
         print(
             f"first run {first['sync_seconds']} s (target < {TARGET_SECONDS} s), "
@@ -263,6 +292,8 @@ def main() -> None:
                 "name": "view_url_sync",
                 "records": args.records,
                 "latency_ms": args.latency_ms,
+                "haihai_latency_ms": haihai_latency,
+                "partitions": args.partitions,
                 "seconds": first["sync_seconds"],
                 "second_run_seconds": second["sync_seconds"],
                 "calls": {
@@ -274,6 +305,8 @@ def main() -> None:
                     "second_run_haihai": second["haihai_calls"],
                 },
                 "peak_rss_mb": peak_rss_mb(children=True),
+                "kintone_concurrency": first["kintone_concurrency"],
+                "domain_slots_peak": first["domain_slots_peak"],
                 "target_seconds": TARGET_SECONDS,
                 "ok": ok,
             }

@@ -40,6 +40,8 @@ def _instance_secret(instance_path: Path, filename: str, factory) -> str:
     return value
 
 
+# Longer than 80 lines on purpose: one flat table, one entry per setting, so every default and
+# its environment variable are read in one place.
 def load_config(instance_path: str) -> dict:
     """The portal's configuration from environment variables with embedded defaults."""
     folder = Path(instance_path)
@@ -60,6 +62,10 @@ def load_config(instance_path: str) -> dict:
         "KINTONE_BASE_URL_TEMPLATE": os.environ.get(
             "KINTONE_BASE_URL_TEMPLATE", "https://{subdomain}.cybozu.com"
         ),
+        # Requests one kintone domain may have in flight across every worker (kintone refuses
+        # the 101st), and the `$id` partitions one full read uses (never above that cap).
+        "KINTONE_DOMAIN_CONCURRENCY": _positive_int("KINTONE_DOMAIN_CONCURRENCY", 20),
+        "KINTONE_READ_PARTITIONS": _positive_int("KINTONE_READ_PARTITIONS", 4),
         # Demo and tests point the connector at the local sandboxes over http.
         "HAIHAI_ALLOW_LOCAL_URLS": _flag("HAIHAI_ALLOW_LOCAL_URLS", False),
         "PORTAL_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "Asia/Tokyo"),

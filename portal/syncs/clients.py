@@ -8,25 +8,35 @@ charge. The profiles hold the timeouts and retry bounds that docs/decisions.md d
 Clients built while a run is active (`portal.syncs.context.current_run`) are fenced: before each
 write request to kintone and each CSV upload to 配配メール they ask the run's guard whether this
 process still owns the run, and stop (RunFenced) if not. The run's daily budgets wait out a Redis
-outage as long as the run allows.
+outage as long as the run allows. A run's kintone client also holds a slot of its kintone domain
+(`portal.domain_slots`, shared through Redis by every worker) for each request while it is on
+the wire, so the deployment never sends a domain more than `KINTONE_DOMAIN_CONCURRENCY`
+requests at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import redis
 import requests
 from requests.adapters import BaseAdapter
 
+from portal.domain_slots import DomainSlots, SlotTimeout
 from portal.integrations import haihai as haihai_api
 from portal.integrations import kintone as kintone_api
 from portal.integrations.haihai import HaihaiClient
-from portal.integrations.kintone import KintoneClient, kintone_base_url
+from portal.integrations.kintone import KintoneClient, KintoneThrottledError, kintone_base_url
 from portal.integrations.ledger import DailyLedger
 from portal.integrations.retrying import RetryPolicy
 from portal.syncs.config import ConnectorConfig, HaihaiAccess, KintoneAccess
 from portal.syncs.context import RunFailed, WriteGuard, current_run
+from portal.syncs.record_read import domain_concurrency
+
+log = logging.getLogger(__name__)
 
 # Shared by every sync handler so every process of an account draws from one budget.
 BUDGET_PREFIX = "portal:budget"
@@ -109,6 +119,9 @@ def kintone_client(
         ledger=ledger,
     )
     run = current_run()
+    if run is not None and run.redis is not None:
+        limit = domain_concurrency(run.app_config)
+        hold_domain_slots(client, DomainSlots(run.redis, client.host, limit))
     if run is not None and run.guard is not None:
         fence_kintone(client, run.guard)
     return client
@@ -234,6 +247,52 @@ class GuardedAdapter(BaseAdapter):
     def close(self) -> None:
         """Close the wrapped adapter."""
         self.inner.close()
+
+
+# --- per-domain request slots ----------------------------------------------------------------
+
+SLOT_WAIT = 60.0  # seconds one attempt waits for a free slot before counting as a 429
+
+
+class SlotAdapter(BaseAdapter):
+    """A transport adapter that holds a slot of the domain's DomainSlots around each send."""
+
+    def __init__(self, inner: BaseAdapter, slots: DomainSlots, wait: float = SLOT_WAIT) -> None:
+        super().__init__()
+        self.inner = inner
+        self.slots = slots
+        self.wait = wait
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        """Take a slot (waiting at most `wait` s), send, give the slot back."""
+        try:
+            token = self.slots.acquire(timeout=self.wait)
+        except SlotTimeout as error:
+            # Like kintone's own refusal: nothing was sent, so the client's retries apply.
+            raise KintoneThrottledError(
+                "GAIA_TO04", f"no free request slot of {self.slots.domain}", status=429
+            ) from error
+        except redis.RedisError as error:
+            # Redis down: the request goes without a slot rather than failing the run; the
+            # domain's own limit (429, retried) still protects it.
+            log.warning("kintone_slot_unavailable domain=%s error=%s", self.slots.domain, error)
+            return self.inner.send(request, **kwargs)
+        try:
+            return self.inner.send(request, **kwargs)
+        finally:
+            with contextlib.suppress(redis.RedisError):  # else the lease frees it by itself
+                self.slots.release(token)
+
+    def close(self) -> None:
+        """Close the wrapped adapter."""
+        self.inner.close()
+
+
+def hold_domain_slots(client: KintoneClient, slots: DomainSlots) -> None:
+    """Make every request of `client` (each attempt) hold one of `slots` while on the wire."""
+    session = client.session
+    for prefix, adapter in list(session.adapters.items()):
+        session.mount(prefix, SlotAdapter(adapter, slots))
 
 
 def fence_kintone(client: KintoneClient, guard: WriteGuard) -> None:

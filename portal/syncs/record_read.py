@@ -1,33 +1,50 @@
-"""Reading kintone records with several `$id`-seek streams at once (two by default).
+"""Reading kintone records in k `$id` partitions at once (k = `KINTONE_READ_PARTITIONS`, 4).
 
 kintone answers a page in 100–300 ms, so a lone seek over a large app is latency-bound. This
-reader splits the app's `$id` span into ranges and seeks them concurrently:
+reader splits the app's `$id` span into partitions and seeks them concurrently:
 
-1. In parallel: the first page of range A (`$id > 0 … order by $id asc limit 500`) and a
-   probe (`… order by $id desc limit 1`, with `totalCount`) giving the total and the highest id.
-2. The ids after A's first page up to the highest id are split into `streams` ranges (sizes in
-   whole pages of ids); each is sought in its own thread, with `$id` bounds in the query
-   (deletions or inserts during the read cannot make a seek skip or repeat a record, unlike
-   offsets).
-3. Pages are handed over through a small bounded queue, so memory holds a few pages whatever
-   the app size; rows come out interleaved (配配メール and kintone writes do not care).
+1. In parallel, two calls: the first page (`$id > 0 … order by $id asc limit 500`, the lowest
+   ids) and a probe (`… order by $id desc limit 1`, with `totalCount`) giving the total and the
+   highest id.
+2. The ids after the first page up to the highest id are split into `partitions` ranges (sizes
+   in whole pages of ids); each is sought in its own thread, with `$id` bounds in the query
+   (deletions, inserts or updates during the read cannot make a seek skip or repeat a record,
+   unlike offsets; records added during the read get higher ids and are left for the next run).
+3. Pages are handed over through a small bounded queue: a partition whose page finds the queue
+   full waits (back-pressure), so memory holds a few pages whatever the app size; rows come
+   out interleaved (配配メール and kintone writes do not care).
+4. A partition that finishes while another range still holds at least SPLIT_PAGES pages (by
+   the density that range showed so far) takes over its upper half, at most k times a read: ids
+   deleted in bulk in one region (old customers purged) do not leave partitions idle. A page in
+   flight while its range was cut keeps only the ids up to the new bound.
 
-Calls: a range stops at a short page, at a page ending on its upper bound, or after a full page
-when the other ranges are finished and together they reached the probe's total. Two streams:
-⌈N/500⌉ + 2 at most (one more than a plain seek); with dense ids ⌈N/500⌉ + 1 for any number of
-streams; each further stream may add one call where deleted records leave gaps.
+Calls: a partition stops at a short page or at a page ending on its upper bound; without a
+condition, also after a full page when the others are finished and together they reached the
+probe's total (with a condition, updates during the read may change which records match, so
+the total proves nothing). Dense ids: ⌈N/500⌉ + 1 for any number of partitions; where deleted
+records leave gaps each partition, and each take-over, may add one call.
+
+Every request of a run's client holds a slot of its kintone domain while it is on the wire
+(`portal.syncs.clients`, `portal.domain_slots`), so k partitions of many runs never exceed the
+deployment's per-domain cap; k itself is never above that cap.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from portal.integrations.kintone import split_query
+from portal.syncs.context import current_run
 
 PAGE_SIZE = 500
+SPLIT_PAGES = 4  # a finished partition takes half of a range with at least this many pages left
+DEFAULT_PARTITIONS = 4
+MAX_PARTITIONS = 16  # the client's connection pool keeps 16 connections
+DEFAULT_DOMAIN_CONCURRENCY = 20  # of kintone's 100 concurrent requests per domain
 _DONE = object()
 
 
@@ -42,6 +59,24 @@ class PagedKintone(Protocol):
         *,
         total_count: bool = False,
     ) -> tuple[list[dict[str, Any]], int | None]: ...
+
+
+@dataclass
+class _Range:
+    """The ids (after, upto] one partition still has to seek."""
+
+    after: int
+    upto: int
+    fetched: int = 0  # records found so far
+    start: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start = self.after
+
+    def density(self) -> float:
+        """Records per id so far (1.0 before the first page: assume dense)."""
+        covered = self.after - self.start
+        return self.fetched / covered if covered > 0 and self.fetched else 1.0
 
 
 def _record_id(record: dict[str, Any]) -> int:
@@ -59,8 +94,32 @@ def _range_query(condition: str, after: int, upto: int | None, descending: bool 
     return f"{head} order by $id {order} limit {PAGE_SIZE}"
 
 
+def _setting(config: Mapping[str, Any], key: str, default: int) -> int:
+    try:
+        value = int(config.get(key) or default)
+    except (TypeError, ValueError):
+        return default
+    return max(1, value)
+
+
+def domain_concurrency(config: Mapping[str, Any]) -> int:
+    """Requests one kintone domain may have in flight across the deployment (app config
+    `KINTONE_DOMAIN_CONCURRENCY`, default 20)."""
+    return _setting(config, "KINTONE_DOMAIN_CONCURRENCY", DEFAULT_DOMAIN_CONCURRENCY)
+
+
+def read_partitions(config: Mapping[str, Any] | None = None) -> int:
+    """Partitions of one read: `KINTONE_READ_PARTITIONS` (default 4) of `config` or of the
+    active run's app config, never above the per-domain cap nor MAX_PARTITIONS."""
+    if config is None:
+        run = current_run()
+        config = run.app_config if run is not None else {}
+    wanted = _setting(config, "KINTONE_READ_PARTITIONS", DEFAULT_PARTITIONS)
+    return min(wanted, domain_concurrency(config), MAX_PARTITIONS)
+
+
 class ParallelRecordReader(Iterator[dict[str, Any]]):
-    """Every record matching `condition` (no order by / limit), read by two seek streams.
+    """Every record matching `condition` (no order by / limit), read by `partitions` seeks.
 
     `total_count` is known after construction starts reading (first access); `calls` counts
     the requests made; `close()` stops the threads (also on errors and exhaustion).
@@ -73,25 +132,29 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         condition: str,
         fields: Sequence[str] | None,
         *,
-        streams: int = 2,
+        partitions: int = DEFAULT_PARTITIONS,
     ):
-        if streams < 1:
-            raise ValueError("streams must be at least 1")
+        if partitions < 1:
+            raise ValueError("partitions must be at least 1")
         self.client = client
         self.app = app
         self.condition = condition
         self.fields = None if fields is None else list(dict.fromkeys([*fields, "$id"]))
-        self.streams = streams
+        self.partitions = partitions
         self.calls = 0
         self._lock = threading.Lock()
-        self._pages: queue.Queue = queue.Queue(maxsize=max(4, streams + 2))
+        # Back-pressure: at most this many pages wait for the consumer (plus one per partition
+        # in the hands of its thread).
+        self._pages: queue.Queue = queue.Queue(maxsize=max(4, partitions + 2))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._buffer: list[dict[str, Any]] = []
         self._position = 0
-        self._streams_left = 0  # streams the consumer still waits for
-        self._streams_running = 0  # streams still fetching
+        self._streams_left = 0  # partitions the consumer still waits for
+        self._streams_running = 0  # partitions still fetching
         self._fetched = 0
+        self._ranges: list[_Range] = []  # ranges still being sought
+        self._splits_left = partitions  # ranges split for partitions that finished early
         self._total: int | None = None
         self._started = False
         self._closed = False
@@ -129,7 +192,7 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         return record
 
     def close(self) -> None:
-        """Stop both streams and wait for their threads."""
+        """Stop the partitions and wait for their threads."""
         if self._closed:
             return
         self._closed = True
@@ -156,7 +219,7 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         return records, count
 
     def _start(self) -> None:
-        """First page of A and the probe in parallel, then the two range threads."""
+        """The first page and the probe in parallel, then one thread per partition."""
         self._started = True
         probe: dict[str, Any] = {}
 
@@ -185,43 +248,90 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
         self._fetched = len(first)
         self._buffer = first
         self._position = 0
-        if len(first) < PAGE_SIZE or self._fetched >= self._total or not newest:
+        if len(first) < PAGE_SIZE or not newest:
             return  # everything is in the first page
         after = _record_id(first[-1])
         highest = _record_id(newest[0])
         if highest <= after:
-            return
-        ranges = split_ranges(after, highest, self.streams)
+            return  # the first page reached the highest id
+        ranges = split_ranges(after, highest, self.partitions)
         self._streams_left = self._streams_running = len(ranges)
-        for index, (low, high) in enumerate(ranges):
+        self._ranges = [_Range(low, high) for low, high in ranges]
+        for index, part in enumerate(list(self._ranges)):
             thread = threading.Thread(
-                target=self._stream, args=(low, high), name=f"kintone-range-{index}", daemon=True
+                target=self._stream, args=(part,), name=f"kintone-range-{index}", daemon=True
             )
             self._threads.append(thread)
             thread.start()
 
-    def _stream(self, after: int, upto: int) -> None:
-        """Seek (after, upto] page by page into the queue; _DONE or the error at the end."""
+    def _stream(self, part: _Range) -> None:
+        """Seek `part` page by page into the queue, then ranges taken from the others;
+        _DONE or the error at the end."""
         try:
-            while not self._stop.is_set():
+            while part is not None and not self._stop.is_set():
+                with self._lock:
+                    after, upto = part.after, part.upto
                 records, _ = self._get(_range_query(self.condition, after, upto))
                 with self._lock:
-                    self._fetched += len(records)
-                    # A full page normally needs one more call to see the end; skip it when
-                    # the other stream is finished and together they reached the total.
-                    everything = self._streams_running == 1 and self._fetched >= (self._total or 0)
+                    records, ended = self._advance(part, records, upto)
+                    if ended:
+                        self._ranges.remove(part)
+                        part = self._take_over()
                 if records:
-                    after = _record_id(records[-1])
                     self._put(records)
-                # A page ending on the upper bound leaves nothing else in the range.
-                if len(records) < PAGE_SIZE or everything or after >= upto:
-                    break
         except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
             self._finished()
             self._put(error)
             return
         self._finished()
         self._put(_DONE)
+
+    def _advance(self, part: _Range, records: list, asked_upto: int) -> tuple[list, bool]:
+        """(Under the lock.) Record a page of `part`; the records to hand over and whether the
+        range is finished."""
+        full = len(records) >= PAGE_SIZE
+        cut = False
+        if part.upto < asked_upto:
+            # Another partition took the top of this range while the page was on its way: the
+            # records above the new bound are its; a page reaching past the bound holds every
+            # record up to it.
+            kept = [record for record in records if _record_id(record) <= part.upto]
+            cut = len(kept) < len(records)
+            records = kept
+        if records:
+            part.after = _record_id(records[-1])
+        part.fetched += len(records)
+        self._fetched += len(records)
+        # A full page normally needs one more call to see the end; skip it when the others
+        # are finished and together they reached the total (only without a condition:
+        # updates may change which records match).
+        everything = (
+            not self.condition
+            and self._streams_running == 1
+            and self._fetched >= (self._total or 0)
+        )
+        # A page ending on the upper bound leaves nothing else in the range.
+        return records, not full or cut or everything or part.after >= part.upto
+
+    def _take_over(self) -> _Range | None:
+        """(Under the lock.) The upper half of the running range with the most records left,
+        for a partition that finished its own; None when none is worth a split."""
+        if self._splits_left <= 0 or self._stop.is_set() or not self._ranges:
+            return None
+        victim = max(self._ranges, key=lambda r: (r.upto - r.after) * r.density())
+        span = victim.upto - victim.after
+        # Worth it when each half still holds a few pages; halves in whole pages of ids, so
+        # dense ids keep ending every page on a bound (no extra call).
+        if span * victim.density() < SPLIT_PAGES * PAGE_SIZE:
+            return None
+        half = span // 2 // PAGE_SIZE * PAGE_SIZE
+        if half < PAGE_SIZE:
+            return None
+        taken = _Range(victim.after + half, victim.upto, 0)
+        victim.upto = taken.after
+        self._ranges.append(taken)
+        self._splits_left -= 1
+        return taken
 
     def _finished(self) -> None:
         with self._lock:
@@ -236,25 +346,33 @@ class ParallelRecordReader(Iterator[dict[str, Any]]):
                 continue
 
 
-def split_ranges(after: int, highest: int, streams: int) -> list[tuple[int, int]]:
-    """(after, highest] cut into at most `streams` ranges (low, high] of whole pages of ids."""
+def split_ranges(after: int, highest: int, partitions: int) -> list[tuple[int, int]]:
+    """(after, highest] cut into at most `partitions` ranges (low, high] of whole pages of ids."""
     span = highest - after
     if span <= 0:
         return []
-    step = max(PAGE_SIZE, -(-span // (streams * PAGE_SIZE)) * PAGE_SIZE)
+    step = max(PAGE_SIZE, -(-span // (partitions * PAGE_SIZE)) * PAGE_SIZE)
     bounds = list(range(after, highest, step)) + [highest]
     return list(zip(bounds, bounds[1:], strict=False))
 
 
 def read_records(
-    client: Any, app: int, query: str, fields: Sequence[str] | None, *, parallel: bool = True
+    client: Any,
+    app: int,
+    query: str,
+    fields: Sequence[str] | None,
+    *,
+    parallel: bool = True,
+    partitions: int | None = None,
 ):
     """Records of `query` as an iterator with `total_count` and `close()`.
 
-    Without `order by` (and with a client that can fetch single pages) the two-stream reader
-    is used; otherwise the client's own `iter_records` (seek, or cursor for a sort order).
+    Without `order by` (and with a client that can fetch single pages) the partitioned reader
+    is used, with `partitions` ranges (None: `read_partitions()` of the active run's config);
+    otherwise the client's own `iter_records` (seek, or cursor for a sort order).
     """
     split = split_query(query)  # ValueError for limit/offset
     if parallel and not split.order_by and hasattr(client, "get_records"):
-        return ParallelRecordReader(client, app, split.condition, fields)
+        count = read_partitions() if partitions is None else partitions
+        return ParallelRecordReader(client, app, split.condition, fields, partitions=count)
     return client.iter_records(app, query, fields=list(fields) if fields is not None else None)

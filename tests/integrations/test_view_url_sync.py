@@ -363,3 +363,25 @@ def test_a_kintone_server_error_is_reported_as_such_not_as_unreachable(world, po
         "kintoneでサーバーエラーが発生しました（HTTP 500）。時間を置いて再度実行してください。"
     )
     assert world.records()[0]["url"]["value"] == ""
+
+
+@pytest.mark.parametrize("early_limit", [300, 50_000])
+def test_records_read_while_the_urls_load_are_kept_and_handled(world, monkeypatch, early_limit):
+    """The 配配メール URLs load in a thread while kintone is read; records read meanwhile wait
+    (up to EARLY_RECORDS, then the read waits too) and are all compared and written."""
+    from portal.connector_types.haihai_kintone.view_url import sync as view_url_sync
+
+    monkeypatch.setattr(view_url_sync, "EARLY_RECORDS", early_limit)
+    emails = [f"user{i}@example.jp" for i in range(1_500)]
+    urls = world.add_customers(emails[::2])  # every other address is a customer
+    world.add_records([{"mail": {"value": e}} for e in emails])
+    world.post(world.haihai, "config", {"latency_ms": 600})  # the URL list is the slow side
+    seen: list[tuple[int, int]] = []
+    try:
+        result = run(world.config(), progress=lambda d, t: seen.append((d, t)))
+    finally:
+        world.post(world.haihai, "config", {"latency_ms": 0})
+    assert (result.read, result.processed, result.matched, result.updated) == (1500, 1500, 750, 750)
+    by_mail = {r["mail"]["value"]: r["url"]["value"] for r in world.records()}
+    assert by_mail == {e: urls.get(e, "") for e in emails}
+    assert all(done <= total for done, total in seen) and seen[-1] == (1500, 1500)

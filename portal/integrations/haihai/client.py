@@ -72,6 +72,9 @@ log = logging.getLogger("portal.integrations.haihai")
 T = TypeVar("T")
 
 # At most two timed-out attempts and no retry after a minute (docs/decisions.md).
+# The first import-result poll comes this long after the upload whatever the row count; the
+# next ones aim at the finish the job's reported progress predicts (docs/decisions.md).
+FIRST_POLL_SECONDS = 2.0
 DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=30.0, max_timeouts=2, budget=60.0)
 
 # Errors the server rejects before counting the call (spec §3.4: only accepted calls count).
@@ -155,7 +158,6 @@ class HaihaiClient:
         )
         self._sleep = sleep
         self._monotonic = monotonic
-        self._row_counts: dict[str, int | None] = {}
         self._submitted: dict[str, float] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -308,7 +310,6 @@ class HaihaiClient:
             uncertain.operation, uncertain.import_mode = error.operation, error.import_mode
             uncertain.attempts = error.attempts
             raise uncertain from error
-        self._row_counts[ticket.job_id] = ticket.row_count
         self._submitted[ticket.job_id] = self._monotonic()
         log.info(
             "haihai import queued job_id=%s mode=%s rows=%s bytes=%d",
@@ -338,7 +339,7 @@ class HaihaiClient:
         """Poll until the job is finished and return its result with every row error.
 
         Each poll spends the result API's daily budget, so polls are sparse: the first comes
-        after an estimate from the row count (or `first_poll`); later ones aim at the finish
+        FIRST_POLL_SECONDS after the upload (or after `first_poll`); later ones aim at the finish
         predicted from the reported progress, else back off exponentially from `min_interval`
         up to `max_interval`; a server Retry-After hint wins. Raises HaihaiImportFailedError
         for a failed job and HaihaiImportTimeoutError when `max_wait` seconds have passed.
@@ -346,8 +347,12 @@ class HaihaiClient:
         started = self._monotonic()
         deadline = started + max_wait
         submitted_at = self._submitted.get(import_id)
-        rows = self._row_counts.get(import_id)
-        delay = first_poll if first_poll is not None else self._first_poll_estimate(rows)
+        if first_poll is not None:
+            delay = first_poll
+        elif submitted_at is not None:
+            delay = max(0.0, FIRST_POLL_SECONDS - (started - submitted_at))
+        else:
+            delay = FIRST_POLL_SECONDS
         interval = max(min_interval, 0.0)
         previous: tuple[float, int] | None = None
         while True:
@@ -355,7 +360,6 @@ class HaihaiClient:
             status = self.import_status(import_id)
             now = self._monotonic()
             if status.result is not None:
-                self._row_counts.pop(import_id, None)
                 self._submitted.pop(import_id, None)
                 result = self._with_all_errors(status)
                 if result.state == "failed":
@@ -392,13 +396,6 @@ class HaihaiClient:
                 break
             errors.extend(page.result.errors)
         return dataclasses.replace(result, errors=tuple(errors))
-
-    @staticmethod
-    def _first_poll_estimate(rows: int | None) -> float:
-        # Roughly what a queued job needs: a couple of seconds plus ~1 s per 5,000 rows.
-        if rows is None:
-            return 5.0
-        return min(120.0, 2.0 + rows / 5000)
 
     # -- budget, retries, pagination ------------------------------------------------------
 

@@ -409,3 +409,17 @@ def test_failed_job_raises_with_its_result(admin, make_client):
         client.wait_for_import(job_id, first_poll=61)
     assert caught.value.result.state == "failed"
     assert job_id in haihai_message(caught.value)
+
+
+def test_the_first_poll_comes_shortly_after_the_upload_whatever_the_row_count(admin, make_client):
+    admin.config(now="2025-02-03 10:00:00")
+    clock = VirtualTime(admin)
+    client = make_client(sleep=clock.sleep, monotonic=clock.monotonic)
+    rows = [[f"u{i}@example.jp", "", "", "東京都"] for i in range(20_000)]
+    job_id = client.import_csv(csv_bytes(rows), ImportOptions())
+    clock.now += 0.5  # the caller did something else after the upload
+    result = client.wait_for_import(job_id)
+    assert result.inserted == 20_000
+    # 2 s after the upload (not 2 s + 1 s per 5,000 rows): one poll found the job done.
+    assert clock.sleeps == [pytest.approx(1.5, abs=0.01)]
+    assert admin.calls("GetImportResult") == 1

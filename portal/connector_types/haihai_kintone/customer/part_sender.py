@@ -142,14 +142,13 @@ class PartSender:
     def wait_all(self, failure: Callable[..., Exception]) -> list[tuple[int, ImportResult]]:
         """Wait for every pending job in order; [(part number, result)]."""
         results = []
-        for job_id, number, rows, sent_at in self.pending:
+        for job_id, number, _rows, _sent_at in self.pending:
             if job_id in self.reused:
                 first = 0.0  # sent long ago by the earlier run
             elif self.first_poll is not None:
                 first = self.first_poll
             else:
-                # About what the vendor needs for `rows` rows, less the time already spent.
-                first = max(1.0, 2.0 + rows / 5000 - (self.clock() - sent_at))
+                first = None  # the client's: shortly after the upload, then aimed by progress
             try:
                 result = self.haihai.wait_for_import(
                     job_id, max_wait=self.import_wait, first_poll=first

@@ -1,7 +1,7 @@
 """顧客情報連携 (kintone → 配配メール; manual 付録1, PRODUCT §6.1): the sync service.
 
 `run_customer_sync` checks that the kintone fields it needs still exist, streams the matching
-records (two concurrent `$id`-seek ranges, `customer_read`; a cursor when the plugin's filter
+records (concurrent `$id` partitions, `portal.syncs.record_read`; a cursor when the plugin's filter
 sorts — so no app size is too large and kintone never refuses the read), converts them
 (`values`), writes CSV parts of at most 15 MB (`haihai_csv`) and sends each part as soon as it
 is complete with the setting's target, mode, overwrite, blank rule and report option. Memory
@@ -186,9 +186,10 @@ def run_customer_sync(
     """Run one 顧客情報連携: kintone records matching the conditions (or `query_override`, the
     plugin's list-view filter) → 配配メール; raise CustomerSyncError subclasses on failure.
 
-    `first_poll` overrides the wait before the first import-result poll (None: estimated from
-    the row count); `import_wait` caps the wait for one import job in seconds; `parallel_read`
-    reads with two `$id` ranges at once (`customer_read`), else with the client's iterator;
+    `first_poll` overrides the wait before the first import-result poll (None: the client's,
+    shortly after the upload); `import_wait` caps the wait for one import job in seconds; `parallel_read`
+    reads in `$id` partitions at once (`portal.syncs.record_read`), else with the client's
+    iterator;
     `like_hit_limit` is where kintone cuts a keyword search short (its result is then refused);
     `journal` records each part sent to 配配メール (portal.runs.parts) and finds parts an
     interrupted earlier run already sent.

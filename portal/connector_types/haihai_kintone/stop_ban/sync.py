@@ -4,9 +4,10 @@
    the setting writes must exist with the saved type, chosen options must still exist, and a
    required 日付/日時 cannot be blanked. Nothing is written when a check fails.
 2. The 配信停止 / 配信禁止 lists the 連携種別 needs are read (both at once).
-3. Every kintone record is streamed (address, target fields, revision; four `$id`-seek ranges
-   at once, customer.read.ParallelRecordReader), its values decided (values.RecordPlanner) and, only when a value differs, queued for
-   writing; chunks of 2,000 go out while reading continues, each record with its revision.
+3. Every kintone record is streamed (address, target fields, revision; `KINTONE_READ_PARTITIONS`
+   `$id` partitions at once, portal.syncs.record_read), its values decided
+   (values.RecordPlanner) and, only when a value differs, queued for writing; chunks of 2,000
+   go out while reading continues, each record with its revision.
 
 Counts (処理件数): total = the records the setting applies to (an address in a list it uses, or
 any address when 「…ではなくなった場合」 is on); processed = those written or already holding their
@@ -69,14 +70,13 @@ from portal.syncs.clients import (
 )
 from portal.syncs.config import ConnectorConfig
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
-from portal.syncs.record_read import ParallelRecordReader
+from portal.syncs.record_read import read_records
 
 log = logging.getLogger(__name__)
 
 KINTONE_DAILY_CALLS = 10_000  # per app (kintone's documented daily request limit)
 PROGRESS_EVERY = 500  # records between progress reports
 EARLY_RECORDS = 50_000  # records kept while the lists are still loading (~150 bytes each)
-READ_STREAMS = 4  # `$id` ranges read at once (4 pages in flight while kintone answers)
 
 
 @dataclass
@@ -288,7 +288,7 @@ def _apply(
         if decision.status == CHANGE and decision.write is not None:
             state["writer"].add(decision.write)
 
-    records = ParallelRecordReader(kintone, app, "", fields, streams=READ_STREAMS)
+    records = read_records(kintone, app, "", fields)
     try:
         tally.total_records = records.total_count or 0
         report()

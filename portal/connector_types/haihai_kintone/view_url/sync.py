@@ -1,9 +1,10 @@
 """顧客閲覧URL連携 (manual 付録3): each customer's 配配メール view-page URL into a kintone field.
 
-All kintone records are streamed (mail-address field and target field only); the 配配メール
-customers' URLs are loaded once into an index by mail address. A record whose address matches
-and whose field differs from the URL is written back, 2,000 records per bulkRequest call, while
-reading continues. Unchanged records cost no write call at all.
+All kintone records are streamed (mail-address field and target field only, `$id` partitions
+read at once); the 配配メール customers' URLs are loaded into an index by mail address in a
+thread meanwhile (up to EARLY_RECORDS records wait, compacted, until it is ready). A record whose
+address matches and whose field differs from the URL is written back, 2,000 records per
+bulkRequest call, while reading continues. Unchanged records cost no write call at all.
 
 Counts (処理件数): total = kintone records read; processed = records fully handled (compared,
 and written when needed). A kintone app without records ends 成功 0 / 0, as in the manual.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ from portal.syncs.config import ConnectorConfig
 from portal.syncs.context import RunContext, RunFailed, RunOutcome
 from portal.syncs.email_match import email_key, index_by_email
 from portal.syncs.field_claims import collision, config_claims
+from portal.syncs.record_read import read_records
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ TARGET_FIELD_TYPES = {
     "LINK": "リンク",
 }
 WRITE_CHUNK = 2000  # records per bulkRequest call
+EARLY_RECORDS = 50_000  # records kept (id, address, value: ~0.2 KB each) while URLs load
 KINTONE_DAILY_CALLS = 10_000  # per app (kintone's documented daily request limit)
 
 MSG_NO_TARGET = (
@@ -82,6 +86,41 @@ def planned_update(
     if current == url:
         return None
     return {"id": int(record["$id"]["value"]), "record": {target_code: {"value": url}}}
+
+
+class _UrlIndex:
+    """The 配配メール customers' view URLs by address, loaded in a thread while kintone is read."""
+
+    def __init__(self, haihai: HaihaiClient) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="view-urls")
+        self._loading = self._pool.submit(lambda: index_by_email(haihai.iter_view_urls()))
+
+    def ready(self) -> bool:
+        return self._loading.done()
+
+    def get(self) -> Mapping[str, str]:
+        """The index (waits for it; raises the load's error)."""
+        return self._loading.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _compact(record: Mapping[str, Any], email_code: str, target_code: str) -> tuple:
+    return (
+        record["$id"]["value"],
+        (record.get(email_code) or {}).get("value"),
+        (record.get(target_code) or {}).get("value"),
+    )
+
+
+def _expand(values: tuple, email_code: str, target_code: str) -> dict[str, Any]:
+    record_id, address, current = values
+    return {
+        "$id": {"value": record_id},
+        email_code: {"value": address},
+        target_code: {"value": current},
+    }
 
 
 def _check_fields(properties: Mapping[str, Mapping], email_code: str, target_code: str) -> None:
@@ -137,32 +176,65 @@ def sync_view_urls(
 
     # The fields may have changed since the settings were saved; never write to the wrong one.
     _check_fields(kintone.get_form_fields(app, explain_refusal=True), email_code, target_code)
-    urls = index_by_email(haihai.iter_view_urls())
+    index = _UrlIndex(haihai)
+    try:
+        return _sync(app, email_code, target_code, kintone, haihai, index, progress)
+    finally:
+        index.close()
 
+
+def _sync(
+    app: int,
+    email_code: str,
+    target_code: str,
+    kintone: KintoneClient,
+    haihai: HaihaiClient,
+    index: _UrlIndex,
+    progress: Callable[[int, int], None] | None,
+) -> ViewUrlResult:
+    """Read every record (`$id` partitions at once) and write the URLs that differ."""
     state = {"read": 0, "queued": 0, "written": 0, "matched": 0, "total": 0}
-    # The client streams every record (`$id` seek from both ends, next pages prefetched).
-    records = kintone.iter_records(app, "", fields=[email_code, target_code])
+    records = read_records(kintone, app, "", [email_code, target_code])
+    urls: dict[str, Mapping[str, str]] = {}
+    early: list[tuple] = []  # (id, address, value) of records read before the URLs were loaded
 
     def report() -> None:
         if progress is not None:
-            # Records whose update is still in flight are not handled yet.
-            handled = state["read"] - (state["queued"] - state["written"])
+            # Records waiting for the URLs or whose update is in flight are not handled yet.
+            handled = state["read"] - len(early) - (state["queued"] - state["written"])
             progress(handled, max(state["total"], state["read"]))
+
+    def decide(record: Mapping[str, Any]) -> Iterator[dict]:
+        by_email = urls["index"]
+        key = email_key((record.get(email_code) or {}).get("value"))
+        if key is not None and key in by_email:
+            state["matched"] += 1
+        update = planned_update(record, email_code, target_code, by_email)
+        if update is not None:
+            state["queued"] += 1
+            yield update
 
     def updates() -> Iterator[dict]:
         state["total"] = records.total_count or 0
         report()
         for record in records:
             state["read"] += 1
-            key = email_key((record.get(email_code) or {}).get("value"))
-            if key is not None and key in urls:
-                state["matched"] += 1
-            update = planned_update(record, email_code, target_code, urls)
-            if update is not None:
-                state["queued"] += 1
-                yield update
+            if not urls:
+                if not index.ready() and len(early) < EARLY_RECORDS:
+                    early.append(_compact(record, email_code, target_code))
+                    continue
+                urls["index"] = index.get()
+                yield from flush()
+            yield from decide(record)
             if state["read"] % 500 == 0:
                 report()
+        if not urls:
+            urls["index"] = index.get()
+        yield from flush()
+
+    def flush() -> Iterator[dict]:
+        while early:
+            yield from decide(_expand(early.pop(), email_code, target_code))
 
     def written(done: int, _total: int | None) -> None:
         state["written"] = done
@@ -186,7 +258,7 @@ def sync_view_urls(
         processed=state["read"],
         matched=state["matched"],
         updated=state["queued"],
-        customers=len(urls),
+        customers=len(urls.get("index") or index.get()),
         kintone_calls=kintone.calls,
         haihai_calls=haihai.transport.calls,
     )
