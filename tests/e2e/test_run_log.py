@@ -168,3 +168,40 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
         "Tanaka@example.co.jp": "",
         "kato@example.co.jp": "",
     }
+
+
+def test_a_run_started_while_the_log_is_still_loading_shows_up_in_it(
+    signed_in_page, kintone_sandbox, haihai_sandbox
+):
+    portal, page = signed_in_page.portal, signed_in_page.page
+    connector_id, _ = _seed_connector(
+        portal, kintone_sandbox, haihai_sandbox, signed_in_page.connector_id
+    )
+    portal.spawn("jobs", "worker", "--name", "e2e-worker-slow-log")
+
+    # The log's first answer is taken from the server before the button is pressed and reaches
+    # the page only afterwards (a slow network): it does not hold the new run.
+    held = []
+
+    def hold_first_load(route):
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+
+    page.route("**/runs/log**", hold_first_load)
+    page.goto(f"{portal.url}/connectors/{connector_id}/run", wait_until="domcontentloaded")
+    while not held:
+        page.wait_for_timeout(50)
+    row = page.locator("#process-view_url")
+    row.get_by_role("button", name="実行する").click()
+    started = row.locator(".run-started")
+    expect(started).to_be_visible()
+    run_id = started.get_attribute("data-run-id")
+    route, stale = held[0]
+    assert run_id not in stale.text()
+    route.fulfill(response=stale)
+
+    expect(page.locator(f"#run-{run_id} .run-status-label")).to_have_text(
+        re.compile("待機中|処理中|成功"), timeout=15_000
+    )
