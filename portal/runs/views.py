@@ -146,6 +146,26 @@ def log() -> str:
     )
 
 
+@bp.app_template_global()
+def run_log_first_page(connector_id: str | None = None) -> dict:
+    """What runs/_log.html needs for the first page of the signed-in account's 連携ログ, so pages
+    render the log with themselves (a log loaded afterwards could miss a run started meanwhile)."""
+    result = service.log_page(
+        get_session(),
+        current_user.id,
+        1,
+        DEFAULT_PER_PAGE,
+        connector_id,
+        count_limit=current_app.config.get("RUN_LOG_COUNT_LIMIT", DEFAULT_COUNT_LIMIT),
+    )
+    return {
+        "log": result,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "connector_filter": connector_id,
+        "estimate": service.estimate_remaining,
+    }
+
+
 def _own_run_or_404(run_id: str):
     found = service.get_account_run(get_session(), current_user.id, run_id)
     if found is None:

@@ -95,20 +95,6 @@
     container.scrollIntoView({ block: "nearest" });
   }
 
-  // A run started (or finished) while the 連携ログ was still loading: the log that arrives may
-  // predate it and only a later "runs-changed" would refresh it, so ask for it once more.
-  let runLogRefreshPending = false;
-  document.addEventListener("runs-changed", function () {
-    const log = document.getElementById("run-log");
-    if (log && log.hasAttribute("data-log-loading")) runLogRefreshPending = true;
-  });
-  document.addEventListener("htmx:afterSettle", function () {
-    const log = document.getElementById("run-log");
-    if (!runLogRefreshPending || !log || log.hasAttribute("data-log-loading")) return;
-    runLogRefreshPending = false;
-    htmx.trigger(document.body, "runs-changed");
-  });
-
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     if (!xhr || xhr.getResponseHeader("HX-Redirect")) return;

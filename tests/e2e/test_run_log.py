@@ -170,7 +170,7 @@ def test_view_url_run_is_watched_live_in_the_log_and_writes_the_urls(
     }
 
 
-def test_a_run_started_while_the_log_is_still_loading_shows_up_in_it(
+def test_the_log_comes_with_the_page_so_a_run_started_at_once_shows_up_in_it(
     signed_in_page, kintone_sandbox, haihai_sandbox
 ):
     portal, page = signed_in_page.portal, signed_in_page.page
@@ -179,29 +179,18 @@ def test_a_run_started_while_the_log_is_still_loading_shows_up_in_it(
     )
     portal.spawn("jobs", "worker", "--name", "e2e-worker-slow-log")
 
-    # The log's first answer is taken from the server before the button is pressed and reaches
-    # the page only afterwards (a slow network): it does not hold the new run.
-    held = []
-
-    def hold_first_load(route):
-        if held:
-            route.continue_()
-        else:
-            held.append((route, route.fetch()))
-
-    page.route("**/runs/log**", hold_first_load)
-    page.goto(f"{portal.url}/connectors/{connector_id}/run", wait_until="domcontentloaded")
-    while not held:
-        page.wait_for_timeout(50)
+    # The log comes with the page (no second request that could answer from before the run):
+    # a press as soon as the page is there still shows the run in it.
+    log_loads = []
+    page.on("request", lambda r: "/runs/log" in r.url and log_loads.append(r.url))
+    response = page.goto(f"{portal.url}/connectors/{connector_id}/run", wait_until="commit")
+    assert 'id="run-log-table"' in response.text()
     row = page.locator("#process-view_url")
     row.get_by_role("button", name="実行する").click()
+    assert log_loads == []  # nothing of the log was still on its way when the button was pressed
     started = row.locator(".run-started")
     expect(started).to_be_visible()
     run_id = started.get_attribute("data-run-id")
-    route, stale = held[0]
-    assert run_id not in stale.text()
-    route.fulfill(response=stale)
-
     expect(page.locator(f"#run-{run_id} .run-status-label")).to_have_text(
         re.compile("待機中|処理中|成功"), timeout=15_000
     )

@@ -298,7 +298,11 @@ def test_error_and_message_dialogs_show_the_text_and_the_task_id(app, signed_in,
 def test_connector_list_has_run_button_and_log_container(signed_in, connector_id):
     html = signed_in.get("/").get_data(as_text=True)
     assert f'href="/connectors/{connector_id}/run"' in html
-    assert re.search(r'id="run-log"[^>]*hx-get="/runs/log"[^>]*hx-trigger="load"', html)
+    # The log comes with the page (first page, re-read on every run change).
+    assert re.search(
+        r'id="run-log" hx-get="/runs/log\?[^"]*" hx-trigger="runs-changed from:body"', html
+    )
+    assert 'id="run-log-table"' in html and 'id="run-log-range">0-0 of 0<' in html
     assert "連携ログ" in html
 
 
