@@ -19,6 +19,7 @@ from tests.support.settings_env import (
     SUBDOMAIN,
     customer_fields,
     haihai_item_specs,
+    seed_sandboxes,
 )
 
 pytestmark = pytest.mark.e2e
@@ -127,17 +128,7 @@ def test_leaving_with_unsaved_edits_asks_first(signed_in_page):
 
 @pytest.fixture
 def sandbox_app(kintone_sandbox, haihai_sandbox) -> dict[str, str]:
-    app_id, _token = create_kintone_app(
-        kintone_sandbox, subdomain=SUBDOMAIN, fields=customer_fields(), token=KINTONE_TOKEN
-    )
-    haihai = create_haihai_account(
-        haihai_sandbox,
-        account_key=HAIHAI_KEY,
-        login_id=HAIHAI_LOGIN,
-        api_token=HAIHAI_TOKEN,
-        items=haihai_item_specs(),
-        groups=[{"gid": "1", "name": "メールマガジン"}],
-    )
+    app_id, haihai = seed_sandboxes(kintone_sandbox, haihai_sandbox)
     return {"app_id": str(app_id), "haihai_url": haihai}
 
 
@@ -222,17 +213,22 @@ def _daily_at(page, prefix: str, hour: int) -> None:
     page.locator(f"label[for='{prefix}-hours-{hour}']").click()
 
 
-def test_a_schedule_overlap_is_shown_at_both_editors_and_the_first_is_scrolled_to(
-    signed_in_page, sandbox_app
-):
-    page, base = signed_in_page.page, signed_in_page.portal.url
-    _synced_connector(page, base, sandbox_app)
+def _map_the_email_field(page) -> None:
+    """Step4's dialog: add the mail-address row (the only mapping these tests need)."""
     page.locator("#mapping-open").click()
     dialog = page.get_by_role("dialog", name="連携項目の設定")
     dialog.locator("#mapping-new-field").select_option("email")
     dialog.get_by_role("button", name="+ 追加").click()
     dialog.get_by_role("button", name="閉じる", exact=True).click()
     expect(dialog).to_be_hidden()
+
+
+def test_a_schedule_overlap_is_shown_at_both_editors_and_the_first_is_scrolled_to(
+    signed_in_page, sandbox_app
+):
+    page, base = signed_in_page.page, signed_in_page.portal.url
+    _synced_connector(page, base, sandbox_app)
+    _map_the_email_field(page)
     _daily_at(page, "customer-1", 10)
     _daily_at(page, "view_url", 10)
     page.locator("#field-view_url_target").select_option("notes")
@@ -253,12 +249,7 @@ def test_a_schedule_overlap_is_shown_at_both_editors_and_the_first_is_scrolled_t
 def test_step7_refuses_the_mail_address_field_as_its_target(signed_in_page, sandbox_app):
     page, base = signed_in_page.page, signed_in_page.portal.url
     _synced_connector(page, base, sandbox_app)
-    page.locator("#mapping-open").click()
-    dialog = page.get_by_role("dialog", name="連携項目の設定")
-    dialog.locator("#mapping-new-field").select_option("email")
-    dialog.get_by_role("button", name="+ 追加").click()
-    dialog.get_by_role("button", name="閉じる", exact=True).click()
-    expect(dialog).to_be_hidden()
+    _map_the_email_field(page)
     page.locator("#view_url-timing-manual").check()
     _settled(page)
     page.locator("#field-view_url_target").select_option("email")

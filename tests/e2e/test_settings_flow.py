@@ -9,15 +9,12 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from portal.demo_fixtures import create_haihai_account, create_kintone_app
 from tests.support.settings_env import (
-    HAIHAI_KEY,
     HAIHAI_LOGIN,
     HAIHAI_TOKEN,
     KINTONE_TOKEN,
     SUBDOMAIN,
-    customer_fields,
-    haihai_item_specs,
+    seed_sandboxes,
 )
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +32,7 @@ def live_portal_env(kintone_sandbox):
 @pytest.fixture
 def sandbox_accounts(kintone_sandbox, haihai_sandbox):
     """The customer app and the 配配メール account the user will type in."""
-    app_id, _token = create_kintone_app(
-        kintone_sandbox, subdomain=SUBDOMAIN, fields=customer_fields(), token=KINTONE_TOKEN
-    )
-    url = create_haihai_account(
-        haihai_sandbox,
-        account_key=HAIHAI_KEY,
-        login_id=HAIHAI_LOGIN,
-        api_token=HAIHAI_TOKEN,
-        items=haihai_item_specs(),
-        groups=[{"gid": "1", "name": "メールマガジン"}],
-    )
+    app_id, url = seed_sandboxes(kintone_sandbox, haihai_sandbox)
     return {"app_id": app_id, "haihai_url": url, "kintone_url": kintone_sandbox}
 
 

@@ -160,6 +160,36 @@ class SettingsEnv:
             assert r.status_code < 300, r.text
 
 
+def seed_sandboxes(
+    kintone_url: str,
+    haihai_url: str,
+    *,
+    fields: dict[str, dict[str, Any]] | None = None,
+    permissions: Any = None,
+    plans: list[dict[str, str]] | None = None,
+) -> tuple[int, str]:
+    """The customer app in the kintone sandbox and the 配配メール account (items, the group
+    メールマガジン, `plans`) a user types in → (app ID, 配配メール URL)."""
+    extra = {} if permissions is None else {"permissions": permissions}
+    app_id, _token = create_kintone_app(
+        kintone_url,
+        subdomain=SUBDOMAIN,
+        fields=customer_fields() if fields is None else fields,
+        token=KINTONE_TOKEN,
+        **extra,
+    )
+    base = create_haihai_account(
+        haihai_url,
+        account_key=HAIHAI_KEY,
+        login_id=HAIHAI_LOGIN,
+        api_token=HAIHAI_TOKEN,
+        items=haihai_item_specs(),
+        groups=[{"gid": "1", "name": "メールマガジン"}],
+        **({"plans": plans} if plans else {}),
+    )
+    return app_id, base
+
+
 def make_env(
     app: Flask,
     client: FlaskClient,
@@ -180,20 +210,11 @@ def make_env(
         session.flush()
         connector_pk = connector.id
     sign_in(client, account)
-    app_id, _token = create_kintone_app(
+    app_id, base = seed_sandboxes(
         kintone_url,
-        subdomain=SUBDOMAIN,
-        fields=customer_fields() if fields is None else fields,
-        token=KINTONE_TOKEN,
-        permissions=permissions,
-    )
-    base = create_haihai_account(
         haihai_url,
-        account_key=HAIHAI_KEY,
-        login_id=HAIHAI_LOGIN,
-        api_token=HAIHAI_TOKEN,
-        items=haihai_item_specs(),
-        groups=[{"gid": "1", "name": "メールマガジン"}],
+        fields=fields,
+        permissions=permissions,
         plans=[{"spid": "1", "name": "資料請求フォロー"}],
     )
     return SettingsEnv(app, client, connector_pk, account.id, kintone_url, haihai_url, app_id, base)

@@ -94,25 +94,17 @@ def check_kintone_fields(
     or whose type changed since the last 「kintone項目の同期」 (`mappings`: those a run uses,
     default all)."""
     for mapping in config.mappings if mappings is None else mappings:
-        _check_mapping(mapping, properties)
+        _require_field(
+            properties,
+            mapping.kintone_code,
+            mapping.kintone_type,
+            setting="連携項目",
+            label=mapping.kintone_label,
+        )
     if setting is None or not include_conditions:
         return
     for condition in setting.conditions.conditions:
-        prop = properties.get(condition.field_code)
-        if not _field_usable(prop):
-            raise KintoneFieldMissingError(
-                f"連携条件に指定したkintoneのフィールド（フィールドコード: {condition.field_code}）が"
-                "kintoneアプリに存在しません。kintoneアプリでフィールドが削除またはフィールドコードが"
-                "変更された可能性があります。「kintone項目の同期」を行い、連携条件を設定し直してください。",
-                field_code=condition.field_code,
-            )
-        if prop.get("type") != condition.field_type:
-            raise KintoneFieldMissingError(
-                f"連携条件に指定したkintoneのフィールド「{prop.get('label') or condition.field_code}」"
-                f"のフィールドタイプが変更されています（{condition.field_type} → {prop.get('type')}）。"
-                "「kintone項目の同期」を行い、連携条件を設定し直してください。",
-                field_code=condition.field_code,
-            )
+        _require_field(properties, condition.field_code, condition.field_type, setting="連携条件")
 
 
 def _field_usable(prop: Any) -> bool:
@@ -120,22 +112,33 @@ def _field_usable(prop: Any) -> bool:
     return isinstance(prop, Mapping) and prop.get("enabled", True) is not False
 
 
-def _check_mapping(mapping: FieldMapping, properties: Mapping[str, Any]) -> None:
-    prop = properties.get(mapping.kintone_code)
+def _require_field(
+    properties: Mapping[str, Any],
+    code: str,
+    expected_type: str,
+    *,
+    setting: str,
+    label: str | None = None,
+) -> None:
+    """Raise KintoneFieldMissingError when field `code`, used by `setting` (連携項目 or 連携条件),
+    is gone or no longer of `expected_type`; `label` names it (else kintone's label or code)."""
+    used_as = "連携項目に設定した" if setting == "連携項目" else "連携条件に指定した"
+    prop = properties.get(code)
     if not _field_usable(prop):
+        named = f"「{label}」" if label else ""
         raise KintoneFieldMissingError(
-            f"連携項目に設定したkintoneのフィールド「{mapping.kintone_label}」"
-            f"（フィールドコード: {mapping.kintone_code}）がkintoneアプリに存在しません。"
-            "kintoneアプリでフィールドが削除またはフィールドコードが変更された可能性があります。"
-            "「kintone項目の同期」を行い、連携項目を設定し直してください。",
-            field_code=mapping.kintone_code,
+            f"{used_as}kintoneのフィールド{named}（フィールドコード: {code}）が"
+            "kintoneアプリに存在しません。kintoneアプリでフィールドが削除またはフィールドコードが"
+            f"変更された可能性があります。「kintone項目の同期」を行い、{setting}を設定し直してください。",
+            field_code=code,
         )
-    if prop.get("type") != mapping.kintone_type:
+    if prop.get("type") != expected_type:
+        shown = label or prop.get("label") or code
         raise KintoneFieldMissingError(
-            f"連携項目に設定したkintoneのフィールド「{mapping.kintone_label}」のフィールドタイプが"
-            f"変更されています（{mapping.kintone_type} → {prop.get('type')}）。"
-            "「kintone項目の同期」を行い、連携項目を設定し直してください。",
-            field_code=mapping.kintone_code,
+            f"{used_as}kintoneのフィールド「{shown}」のフィールドタイプが"
+            f"変更されています（{expected_type} → {prop.get('type')}）。"
+            f"「kintone項目の同期」を行い、{setting}を設定し直してください。",
+            field_code=code,
         )
 
 
